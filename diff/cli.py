@@ -1,0 +1,287 @@
+"""migdiff's command line: parses arguments, calls the core, renders, maps errors to exit codes.
+
+Heavy libraries (pydantic, deepdiff, jsonschema, rich) are imported inside the
+commands so that `migdiff --help` stays quick.
+"""
+from __future__ import annotations
+
+import enum
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_DIFFERENT, EXIT_SAME, EXIT_TROUBLE, MigdiffError, UsageError
+
+if TYPE_CHECKING:
+    from .bundle import Limits
+
+COMMANDS = ("diff", "validate", "show", "parse", "collector")
+
+app = typer.Typer(
+    name="migdiff",
+    help="Compare two Linux hosts before a migration, from bundles written by the migsnap collector.\n\n"
+         "`migdiff SOURCE.tgz TARGET.tgz` is short for `migdiff diff SOURCE.tgz TARGET.tgz`.\n\n"
+         "Exit status, as diff(1): 0 no differences / all valid, 1 differences / some invalid, 2 trouble.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class Section(str, enum.Enum):
+    system = "system"
+    init = "init"
+    services = "services"
+    runlevels = "runlevels"
+    ports = "ports"
+    packages = "packages"
+
+
+BundleArg = Annotated[Path, typer.Argument(help="a bundle (.tgz) written by migsnap", show_default=False)]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write the report to this file",
+                                                   show_default=False)]
+SectionOpt = Annotated[Optional[list[Section]], typer.Option(
+    "--section", "-s", help="only these sections (repeat); default: all", show_default=False)]
+NoValidateOpt = Annotated[bool, typer.Option("--no-validate", help="use bundles that fail validation anyway")]
+MaxMembersOpt = Annotated[int, typer.Option("--max-members", help="refuse bundles with more tar members", min=1)]
+MaxMemberSizeOpt = Annotated[int, typer.Option("--max-member-size", help="refuse a member larger than this (bytes)",
+                                               min=1)]
+MaxTotalOpt = Annotated[int, typer.Option("--max-total-size", help="refuse bundles whose members add up to more "
+                                          "(bytes, uncompressed)", min=1)]
+WidthOpt = Annotated[Optional[int], typer.Option("--width", help="terminal report width (default: the terminal's)",
+                                                 min=40, show_default=False)]
+
+DEFAULT_MAX_MEMBERS = 20_000
+DEFAULT_MAX_MEMBER_SIZE = 64 * 1024 * 1024
+DEFAULT_MAX_TOTAL = 256 * 1024 * 1024
+
+
+def _limits(max_members: int, max_member_size: int, max_total_size: int) -> Limits:
+    from .bundle import Limits
+    return Limits(max_member_size=max_member_size, max_total_size=max_total_size, max_members=max_members)
+
+
+def _error(message: str) -> None:
+    typer.echo(f"migdiff: {message}", err=True)
+
+
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """The one place a MigdiffError becomes a message and an exit code."""
+    try:
+        yield
+    except MigdiffError as exc:
+        _error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except OSError as exc:  # writing the report: disk full, permission denied
+        _error(f"{exc.filename or 'output'}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_TROUBLE) from None
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _write_atomically(output, text)
+
+
+def _write_atomically(output: Path, text: str) -> None:
+    """Write next to the destination and rename: a failed write leaves no half report."""
+    import os
+    import tempfile
+    directory = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise UsageError(f"{output}: is a directory; give a file name")
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _render_text(render, obj, output: Path | None, width: int | None) -> None:
+    import io
+    from .present.text import console_for
+    if output is None:
+        render(obj, console_for(sys.stdout, to_file=False, width=width))
+        return
+    buf = io.StringIO()
+    render(obj, console_for(buf, to_file=True, width=width or 120))
+    _write_atomically(output, buf.getvalue())
+
+
+def _version(value: bool) -> None:
+    if value:
+        import migsnap
+        typer.echo(f"migdiff {__version__} (collector migsnap {migsnap.__version__}, "
+                   f"bundle format {migsnap.FORMAT_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print versions and exit")] = False) -> None:
+    """Compare two Linux hosts before a migration."""
+
+
+@app.command("diff")
+def diff_command(
+    source: BundleArg,
+    target: BundleArg,
+    format: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    section: SectionOpt = None,
+    only_changes: Annotated[bool, typer.Option("--only-changes/--all",
+                                               help="list only differences (default), or identical records too")] = True,
+    no_validate: NoValidateOpt = False,
+    width: WidthOpt = None,
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+) -> None:
+    """Diff two hosts: system, init, services, runlevels, ports and packages.
+
+    Both bundles are validated first; exit 0 when nothing differs, 1 when something does, 2 on trouble.
+    """
+    with exit_codes():
+        from .changes import SECTIONS
+        from .compare import compare
+        from .host import open_host
+        limits = _limits(max_members, max_member_size, max_total_size)
+        a = open_host(str(source), limits, check=not no_validate)
+        b = open_host(str(target), limits, check=not no_validate)
+        sections = [s.value for s in section] if section else list(SECTIONS)
+        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, sections, include_identical=not only_changes)
+        if format is Format.text:
+            from .present import text
+            _render_text(text.render_diff, report, output, width)
+        elif format is Format.json:
+            from .present import jsonout
+            _emit(jsonout.render_diff(report), output)
+        else:
+            from .present import markdown
+            _emit(markdown.render_diff(report), output)
+    raise typer.Exit(EXIT_DIFFERENT if report.differences else EXIT_SAME)
+
+
+@app.command("validate")
+def validate_command(
+    bundles: Annotated[list[Path], typer.Argument(help="bundles to check", show_default=False)],
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+) -> None:
+    """Check bundles: JSON Schemas, sha256 and size of every file, safety, format version.
+
+    One line per bundle, OK or INVALID with the reasons. Exit 0 all valid, 1 some invalid,
+    2 some could not be read at all (that line goes to stderr).
+    """
+    from .bundle import read_bundle
+    from .validate import validate
+    limits = _limits(max_members, max_member_size, max_total_size)
+    worst = EXIT_SAME
+    for path in bundles:
+        try:
+            result = validate(read_bundle(str(path), limits))
+        except MigdiffError as exc:
+            _error(str(exc))
+            worst = EXIT_TROUBLE
+            continue
+        typer.echo(result.line())
+        if not result.ok and worst == EXIT_SAME:
+            worst = EXIT_DIFFERENT
+    raise typer.Exit(worst)
+
+
+@app.command("show")
+def show_command(
+    bundle: BundleArg,
+    format: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    section: Annotated[Optional[list[str]], typer.Option(
+        "--section", "-s", help="system, init, services, ports, packages (repeat); default: all",
+        show_default=False)] = None,
+    no_validate: NoValidateOpt = False,
+    width: WidthOpt = None,
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+) -> None:
+    """One host's requirement list: system, init, services running or enabled, listening ports, packages."""
+    with exit_codes():
+        from .host import open_host
+        from .show import SHOW_SECTIONS, requirements
+        chosen = section or list(SHOW_SECTIONS)
+        bad = [s for s in chosen if s not in SHOW_SECTIONS]
+        if bad:
+            raise UsageError(f"--section: unknown section {bad[0]!r}; choose from {', '.join(SHOW_SECTIONS)}")
+        host = open_host(str(bundle), _limits(max_members, max_member_size, max_total_size), check=not no_validate)
+        req = requirements(host.ref, host.snapshot, chosen)
+        if format is Format.text:
+            from .present import text
+            _render_text(text.render_show, req, output, width)
+        elif format is Format.json:
+            from .present import jsonout
+            _emit(jsonout.render_show(req), output)
+        else:
+            from .present import markdown
+            _emit(markdown.render_show(req), output)
+
+
+@app.command("parse")
+def parse_command(
+    capture_id: Annotated[str, typer.Argument(metavar="ID", help="a capture id from `migsnap.py --list`, "
+                                              "e.g. ss-nlpaxtudw", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="raw output captured by hand ('-' for stdin); "
+                                                "several files for glob entries such as upstart-jobs",
+                                                show_default=False)],
+) -> None:
+    """Parse a raw output captured by hand with the collector's own parser; prints {data, warnings} as JSON."""
+    with exit_codes():
+        from .reparse import parse_files
+        typer.echo(parse_files(capture_id, files))
+
+
+@app.command("collector")
+def collector_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file or directory to write migsnap.py to")]
+    = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="replace an existing, different file")] = False,
+) -> None:
+    """Write the collector (one Python file, any Python 2.6-3.14) to carry to a host."""
+    with exit_codes():
+        from .reparse import write_collector
+        typer.echo(write_collector(output, force))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: `migdiff A B` means `migdiff diff A B`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app(args=default_command(args), prog_name="migdiff")
+
+
+def default_command(args: list[str]) -> list[str]:
+    """Insert `diff` when the first word is not a command (and not a request for help or version)."""
+    if not args or args[0] in ("--help", "-h", "--version"):
+        return args
+    first = next((a for a in args if not a.startswith("-")), None)
+    if first is None or first in COMMANDS:
+        return args
+    return ["diff", *args]

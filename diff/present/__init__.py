@@ -1,0 +1,1 @@
+"""Presenters: one per output format, all reading the same change model."""

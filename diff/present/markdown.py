@@ -1,0 +1,53 @@
+"""Markdown (GitHub-flavoured tables), for pasting into a ticket."""
+from __future__ import annotations
+
+from ..changes import DiffReport
+from ..show import Requirements, package_version
+from .common import COLUMNS, MARKS, headline, host_line, safe
+
+
+def cell(value: object) -> str:
+    return safe(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_diff(report: DiffReport) -> str:
+    out = [f"# migdiff: {headline(report)}", "",
+           f"- source: {cell(host_line(report.source))}",
+           f"- target: {cell(host_line(report.target))}", "",
+           "| section | " + " | ".join(title for _, title in COLUMNS) + " |",
+           "|---|" + "---:|" * len(COLUMNS)]
+    for section in report.sections:
+        counts = report.summary[section]
+        out.append(f"| {section} | " + " | ".join(str(getattr(counts, a)) for a, _ in COLUMNS) + " |")
+    for section in report.sections:
+        changes = [c for c in report.changes if c.section == section]
+        if not changes:
+            continue
+        out += ["", f"## {section}", "", "| | key | change |", "|---|---|---|"]
+        for c in changes:
+            note = " (expected)" if c.expected else ""
+            out.append(f"| {MARKS[c.kind]} | `{cell(c.key)}` | {cell(c.text)}{note} |")
+    return "\n".join(out) + "\n"
+
+
+def render_show(req: Requirements) -> str:
+    out = [f"# Requirements of {cell(host_line(req.host))}"]
+    if req.system:
+        out += ["", "## system", "", "| fact | value |", "|---|---|"]
+        out += [f"| {k} | {cell(v)} |" for k, v in req.system.model_dump(exclude={'sources'}).items()]
+    if req.init:
+        out += ["", "## init", "", "| fact | value |", "|---|---|"]
+        out += [f"| {k} | {cell(v)} |" for k, v in req.init.model_dump(exclude={'sources'}).items()]
+    if "services" in req.sections:
+        out += ["", "## services running or enabled", "", "| service | init | running | enabled | runlevels | targets |",
+                "|---|---|---|---|---|---|"]
+        for s in req.services:
+            levels = "".join(sorted(k for k, v in s.runlevels.items() if v == "on"))
+            out.append(f"| {cell(s.name)} | {s.init} | {s.running} | {s.enabled} | {levels} | {cell(', '.join(s.targets))} |")
+    if "ports" in req.sections:
+        out += ["", "## listening", "", "| socket | processes |", "|---|---|"]
+        out += [f"| `{cell(p.key)}` | {cell(', '.join(p.processes))} |" for p in req.ports]
+    if "packages" in req.sections:
+        out += ["", "## packages installed", "", "| package | version | arch |", "|---|---|---|"]
+        out += [f"| {cell(p.name)} | {cell(package_version(p))} | {p.arch or ''} |" for p in req.packages]
+    return "\n".join(out) + "\n"

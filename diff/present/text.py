@@ -1,0 +1,78 @@
+"""Terminal report: a summary table of counts per section, then the changes grouped by section."""
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..changes import DiffReport
+from ..show import Requirements, package_version
+from .common import COLUMNS, MARKS, headline, host_line, safe
+
+STYLES = {"only-in-source": "red", "only-in-target": "green", "changed": "yellow", "identical": "dim"}
+
+
+def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Console:
+    # Console itself drops color when the stream is not a terminal or NO_COLOR is set.
+    return Console(file=stream, width=width, no_color=to_file or None, highlight=False,
+                   color_system=None if to_file else "auto", soft_wrap=True)
+
+
+def render_diff(report: DiffReport, console: Console) -> None:
+    console.print(Text(f"source: {host_line(report.source)}"))
+    console.print(Text(f"target: {host_line(report.target)}"))
+    console.print(Text(headline(report), style="bold"))
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("section")
+    for _, title in COLUMNS:
+        table.add_column(title, justify="right")
+    for section in report.sections:
+        counts = report.summary[section]
+        table.add_row(section, *(str(getattr(counts, attr)) for attr, _ in COLUMNS))
+    console.print(table)
+    for section in report.sections:
+        changes = [c for c in report.changes if c.section == section]
+        if not changes:
+            continue
+        console.print()
+        console.print(Text(section, style="bold underline"))
+        for change in changes:
+            line = Text(f"  {MARKS[change.kind]} ", style=STYLES[change.kind])
+            line.append(safe(change.text))
+            if change.expected:
+                line.append(" (expected)", style="dim")
+            console.print(line)
+
+
+def render_show(req: Requirements, console: Console) -> None:
+    console.print(Text(f"host: {host_line(req.host)}", style="bold"))
+    if req.system:
+        console.print()
+        console.print(Text("system", style="bold underline"))
+        for key, value in req.system.model_dump(exclude={"sources"}).items():
+            console.print(Text(f"  {key}: {safe(value)}"))
+    if req.init:
+        console.print()
+        console.print(Text("init", style="bold underline"))
+        for key, value in req.init.model_dump(exclude={"sources"}).items():
+            console.print(Text(f"  {key}: {safe(value)}"))
+    if "services" in req.sections:
+        console.print()
+        console.print(Text(f"services running or enabled ({len(req.services)})", style="bold underline"))
+        for s in req.services:
+            levels = "".join(sorted(k for k, v in s.runlevels.items() if v == "on"))
+            where = ", ".join(s.targets) or (f"runlevels {levels}" if levels else "")
+            state = ("running" if s.running else "not running") + (", enabled" if s.enabled else "")
+            console.print(Text(f"  {safe(s.name)} [{s.init}] {state}" + (f" ({safe(where)})" if where else "")))
+    if "ports" in req.sections:
+        console.print()
+        console.print(Text(f"listening ({len(req.ports)})", style="bold underline"))
+        for p in req.ports:
+            console.print(Text(f"  {safe(p.key)} {safe(', '.join(p.processes) or 'process unknown')}"))
+    if "packages" in req.sections:
+        console.print()
+        console.print(Text(f"packages installed ({len(req.packages)})", style="bold underline"))
+        for p in req.packages:
+            console.print(Text(f"  {safe(p.name)} {safe(package_version(p))} {p.arch or ''}".rstrip()))

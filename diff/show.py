@@ -1,0 +1,55 @@
+"""One host's requirement list: what the seed article builds by hand before a migration."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .changes import HostRef
+from .compare import evr, port_key
+from .models import Init, Package, Service, Snapshot, System
+
+SHOW_SECTIONS = ("system", "init", "services", "ports", "packages")
+ShowSection = Literal["system", "init", "services", "ports", "packages"]
+
+
+class ListeningPort(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    processes: list[str]
+
+
+class Requirements(BaseModel):
+    """What the new host must provide: services that run or start at boot, ports, packages."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["migdiff-show"] = "migdiff-show"
+    format_version: Literal[1] = 1
+    host: HostRef
+    sections: list[ShowSection]
+    system: System | None
+    init: Init | None
+    services: list[Service]
+    ports: list[ListeningPort]
+    packages: list[Package]
+
+
+def requirements(ref: HostRef, snap: Snapshot, sections: list[str]) -> Requirements:
+    ports: dict[str, list[str]] = {}
+    for p in snap.ports:
+        names = ports.setdefault(port_key(p.protocol, p.bind, p.port, p.path), [])
+        names.extend(n.name for n in p.processes if n.name and n.name not in names)
+    wanted = [s for s in snap.services.values() if s.running or s.enabled]
+    return Requirements(
+        host=ref, sections=[s for s in SHOW_SECTIONS if s in sections],
+        system=snap.system if "system" in sections else None,
+        init=snap.init if "init" in sections else None,
+        services=sorted(wanted, key=lambda s: s.name) if "services" in sections else [],
+        ports=[ListeningPort(key=k, processes=sorted(v)) for k, v in sorted(ports.items())]
+        if "ports" in sections else [],
+        packages=[p for p in snap.packages if p.status == "installed"] if "packages" in sections else [],
+    )
+
+
+def package_version(p: Package) -> str:
+    return evr(p.epoch, p.version, p.release)

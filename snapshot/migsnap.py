@@ -1,0 +1,2364 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+"""migsnap: a read-only snapshot of a Linux host, for planning a migration.
+
+Copy this one file to the server and run it with whatever Python is there
+(CPython 2.6 to 3.14, standard library only):
+
+    python migsnap.py            # writes ./migsnap-<host>-<UTC stamp>.tgz
+    python migsnap.py --list     # prints what it would capture, runs nothing
+
+The bundle holds the raw output of every command and copies of every file read
+(byte for byte), the parsed JSON of each entry (parsed.json), one normalized
+snapshot.json (system, init, services, ports, packages) and manifest.json.
+
+It only reads: it never installs, starts, stops, enables or reloads anything,
+and it writes nothing but the bundle (a temporary file in the output
+directory, renamed into place at the very end).
+
+Layout of this file: capture table, runner, parsers, normalizer, bundle
+writer, command line.  The parsers are pure functions (text in, data and
+warnings out); the analyst tool `migdiff` imports them from this file.
+"""
+from __future__ import print_function
+
+import errno
+import glob
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from optparse import OptionParser
+
+__version__ = "0.1.0"
+BUNDLE_FORMAT = "migsnap-bundle"
+SNAPSHOT_FORMAT = "migsnap-snapshot"
+FORMAT_VERSION = 1
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+DEFAULT_JOBS = 4
+MAX_WARNINGS = 50
+
+EXIT_OK = 0
+EXIT_TROUBLE = 2
+EXIT_INTERRUPTED = 130
+
+PY2 = sys.version_info[0] == 2
+if PY2:  # pragma: no cover - exercised by the python2.7 runs
+    text_type = unicode  # noqa: F821  (Python 2 only)
+else:
+    text_type = str
+
+_clock = getattr(time, "monotonic", time.time)
+_uchr = unichr if PY2 else chr  # noqa: F821
+
+# Glyphs systemctl draws: status bullets (filled, hollow, cross) and the tree of list-dependencies.
+_BULLETS = "".join(_uchr(c) for c in (0x25cf, 0x25cb, 0x00d7))
+_TREE = "".join(_uchr(c) for c in (0x2502, 0x251c, 0x2514, 0x2500))
+
+
+# ---------------------------------------------------------------------------
+# Capture table
+# ---------------------------------------------------------------------------
+# One entry a line: id (names the raw file, the key in parsed.json and the
+# property of the parsed schema), section it feeds, kind, source, parser.
+# Kinds: cmd   argv; an argument with * or [ is expanded like a shell glob
+#        file  one file copied byte for byte
+#        glob  every file matching the patterns, copied byte for byte
+#        links the entries matching the patterns, as "path<TAB>type<TAB>target"
+#              lines (os.readlink, not a command)
+CMD, FILE, GLOB, LINKS = "cmd", "file", "glob", "links"
+
+CAPTURES = (
+    # id                           section     kind   source                                                                  parser
+    ("uname-r",                    "system",   CMD,   ["uname", "-r"],                                                        "parse_value"),
+    ("uname-m",                    "system",   CMD,   ["uname", "-m"],                                                        "parse_value"),
+    ("uname-a",                    "system",   CMD,   ["uname", "-a"],                                                        "parse_uname_a"),
+    ("hostname",                   "system",   CMD,   ["hostname"],                                                           "parse_value"),
+    ("etc-issue",                  "system",   FILE,  "/etc/issue",                                                           "parse_issue"),
+    ("os-release",                 "system",   FILE,  "/etc/os-release",                                                      "parse_os_release"),
+    ("usr-lib-os-release",         "system",   FILE,  "/usr/lib/os-release",                                                  "parse_os_release"),
+    ("lsb-release",                "system",   FILE,  "/etc/lsb-release",                                                     "parse_os_release"),
+    ("redhat-release",             "system",   FILE,  "/etc/redhat-release",                                                  "parse_release_file"),
+    ("system-release",             "system",   FILE,  "/etc/system-release",                                                  "parse_release_file"),
+    ("suse-release",               "system",   FILE,  "/etc/SuSE-release",                                                    "parse_release_file"),
+    ("debian-version",             "system",   FILE,  "/etc/debian_version",                                                  "parse_value"),
+    ("machine-id",                 "system",   FILE,  "/etc/machine-id",                                                      "parse_value"),
+    ("pid1-comm",                  "init",     FILE,  "/proc/1/comm",                                                         "parse_value"),
+    ("runlevel",                   "init",     CMD,   ["runlevel"],                                                           "parse_runlevel"),
+    ("who-r",                      "init",     CMD,   ["who", "-r"],                                                          "parse_who_r"),
+    ("inittab",                    "init",     FILE,  "/etc/inittab",                                                         "parse_inittab"),
+    ("service-status-all",         "services", CMD,   ["service", "--status-all"],                                            "parse_service_status_all"),
+    ("chkconfig-list",             "services", CMD,   ["chkconfig", "--list"],                                                "parse_chkconfig"),
+    ("sysv-rc-conf-list",          "services", CMD,   ["sysv-rc-conf", "--list"],                                             "parse_chkconfig"),
+    ("init-d",                     "services", LINKS, ["/etc/init.d/*"],                                                      "parse_init_d"),
+    ("rc-links",                   "services", LINKS, ["/etc/rc[0-6S].d/*"],                                                  "parse_rc_links"),
+    ("ls-rc-d",                    "services", CMD,   ["ls", "-l", "/etc/rc*.d"],                                             "parse_ls_l"),
+    ("initctl-list",               "services", CMD,   ["initctl", "list"],                                                    "parse_initctl_list"),
+    ("initctl-show-config",        "services", CMD,   ["initctl", "show-config"],                                             "parse_initctl_show_config"),
+    ("upstart-jobs",               "services", GLOB,  ["/etc/init/*.conf", "/etc/init/*.override"],                           "parse_upstart_jobs"),
+    ("systemctl-get-default",      "init",     CMD,   ["systemctl", "get-default"],                                           "parse_value"),
+    ("systemctl-units-service",    "services", CMD,   ["systemctl", "list-units", "-t", "service", "--all", "--no-pager"],    "parse_systemctl_units"),
+    ("systemctl-unit-files-service", "services", CMD, ["systemctl", "list-unit-files", "-t", "service", "--no-pager"],         "parse_systemctl_unit_files"),
+    ("systemctl-units-target",     "init",     CMD,   ["systemctl", "list-units", "-t", "target", "--all", "--no-pager"],     "parse_systemctl_units"),
+    ("systemctl-unit-files-target", "init",    CMD,   ["systemctl", "list-unit-files", "-t", "target", "--no-pager"],         "parse_systemctl_unit_files"),
+    ("systemctl-deps-default",     "services", CMD,   ["systemctl", "list-dependencies", "--no-pager", "default.target"],     "parse_systemctl_dependencies"),
+    ("systemctl-deps-multi-user",  "services", CMD,   ["systemctl", "list-dependencies", "--no-pager", "multi-user.target"],  "parse_systemctl_dependencies"),
+    ("netstat-nlp",                "ports",    CMD,   ["netstat", "-nlp"],                                                    "parse_netstat"),
+    ("lsof-nPi",                   "ports",    CMD,   ["lsof", "-nPi"],                                                       "parse_lsof"),
+    ("ss-nlpaxtudw",               "ports",    CMD,   ["ss", "-nlpaxtudw"],                                                   "parse_ss"),
+    ("proc-net-tcp",               "ports",    FILE,  "/proc/net/tcp",                                                        "parse_proc_net_inet"),
+    ("proc-net-tcp6",              "ports",    FILE,  "/proc/net/tcp6",                                                       "parse_proc_net_inet"),
+    ("proc-net-udp",               "ports",    FILE,  "/proc/net/udp",                                                        "parse_proc_net_inet"),
+    ("proc-net-udp6",              "ports",    FILE,  "/proc/net/udp6",                                                       "parse_proc_net_inet"),
+    ("proc-net-unix",              "ports",    FILE,  "/proc/net/unix",                                                       "parse_proc_net_unix"),
+    ("dpkg-l",                     "packages", CMD,   ["dpkg", "-l"],                                                         "parse_dpkg_l"),
+    ("dpkg-query",                 "packages", CMD,   ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n"], "parse_dpkg_query"),
+    ("rpm-qa",                     "packages", CMD,   ["rpm", "-qa"],                                                         "parse_rpm_qa"),
+    ("rpm-qa-qf",                  "packages", CMD,   ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"], "parse_rpm_qf"),
+    ("apk-info",                   "packages", CMD,   ["apk", "info", "-v"],                                                  "parse_apk_info"),
+)
+
+# Facts recorded in every manifest so a reader knows what a run may have touched.
+NOTES = (
+    "read-only: commands only list state; nothing is installed, started, stopped, enabled or reloaded",
+    "ss may make the kernel autoload *_diag modules (sock_diag); /proc/net/{tcp,tcp6,udp,udp6,unix} are read "
+    "directly as a module-free source and skip it with --skip ss-nlpaxtudw",
+    "lsof and netstat -p read /proc/<pid>/fd of every process",
+)
+
+
+class Capture(object):
+    """One row of CAPTURES, with the fields named."""
+
+    __slots__ = ("id", "section", "kind", "source", "parser")
+
+    def __init__(self, row):
+        self.id, self.section, self.kind, self.source, self.parser = row
+
+    def describe(self):
+        if self.kind == CMD:
+            return " ".join(_shell_quote(a) for a in self.source)
+        if self.kind == FILE:
+            return self.source
+        return " ".join(self.source)
+
+
+def captures():
+    return [Capture(row) for row in CAPTURES]
+
+
+def capture_by_id(capture_id):
+    for c in captures():
+        if c.id == capture_id:
+            return c
+    raise KeyError(capture_id)
+
+
+def _shell_quote(arg):
+    if re.match(r"^[A-Za-z0-9_@%+=:,./*\[\]-]+$", arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+# ---------------------------------------------------------------------------
+# Runner
+# ---------------------------------------------------------------------------
+EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def command_env(base):
+    """The environment every command runs in: C locale, wide, no pager, no color."""
+    env = dict(base)
+    for key in list(env):
+        if key.startswith("LC_") or key in ("LANG", "LANGUAGE"):
+            del env[key]
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    for p in EXTRA_PATH:
+        if p not in path:
+            path.append(p)
+    env.update({
+        "PATH": os.pathsep.join(path),
+        "LC_ALL": "C",
+        "LANG": "C",
+        "COLUMNS": "512",   # dpkg -l truncates names and versions to the terminal width
+        "TERM": "dumb",
+        "PAGER": "cat",
+        "SYSTEMD_PAGER": "",
+        "SYSTEMD_COLORS": "0",
+        "SYSTEMD_LESS": "",
+    })
+    return env
+
+
+def which(name, path):
+    if "/" in name:
+        return name if os.access(name, os.X_OK) else None
+    for d in path.split(os.pathsep):
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def expand_argv(argv):
+    """Expand glob characters in arguments the way a shell would (sorted; kept literal if nothing matches)."""
+    out = []
+    for arg in argv:
+        if arg != argv[0] and ("*" in arg or "[" in arg) and arg.startswith("/"):
+            matches = sorted(glob.glob(arg))
+            out.extend(matches or [arg])
+        else:
+            out.append(arg)
+    return out
+
+
+class Result(object):
+    """What happened when one capture ran; raw holds (name, role, path, bytes)."""
+
+    def __init__(self, capture):
+        self.capture = capture
+        self.status = "ok"
+        self.exit_code = None
+        self.error = None
+        self.duration = 0.0
+        self.truncated = False
+        self.argv = None
+        self.executable = None
+        self.raw = []
+
+    def parser_input(self):
+        """What the parser reads: the stdout or file text; for a glob, [(path, text)]."""
+        if self.capture.kind == GLOB:
+            return [(path, to_text(data)) for name, role, path, data in self.raw]
+        for name, role, path, data in self.raw:
+            if role in ("stdout", "file"):
+                return to_text(data)
+        return to_text(b"")
+
+    def has_output(self):
+        return any(data for name, role, path, data in self.raw if role != "stderr")
+
+
+def to_text(data):
+    return data.decode("utf-8", "replace")
+
+
+def _fs_bytes(s):
+    """A file-system string back to its bytes (Python 2 paths already are bytes)."""
+    if isinstance(s, bytes):
+        return s
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _os_error_status(exc):
+    if exc.errno == errno.ENOENT:
+        return "absent"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "denied"
+    return "error"
+
+
+def _read_capped(path, limit):
+    f = open(path, "rb")
+    try:
+        data = f.read(limit + 1)
+    finally:
+        f.close()
+    return data[:limit], len(data) > limit
+
+
+class Runner(object):
+    """Runs captures: commands in their own process group with a timeout and an output cap."""
+
+    def __init__(self, timeout, max_output, env):
+        self.timeout = timeout
+        self.max_output = max_output
+        self.env = env
+        self._lock = threading.Lock()
+        self._running = set()
+        self.aborted = False
+
+    def run(self, capture):
+        result = Result(capture)
+        started = _clock()
+        try:
+            self._run(capture, result)
+        except Exception as exc:  # a bug here must cost one entry, not the bundle: recorded in the manifest
+            result.status = "error"
+            result.error = "collector error: %s: %s" % (type(exc).__name__, exc)
+        result.duration = round(_clock() - started, 3)
+        return result
+
+    def _run(self, capture, result):
+        try:
+            if capture.kind == CMD:
+                self._run_command(capture, result)
+            elif capture.kind == FILE:
+                self._read_file(capture, result)
+            elif capture.kind == GLOB:
+                self._read_glob(capture, result)
+            elif capture.kind == LINKS:
+                self._read_links(capture, result)
+            else:
+                raise ValueError("unknown capture kind %r" % capture.kind)
+        except (OSError, IOError) as exc:
+            result.status = _os_error_status(exc) if capture.kind != CMD else "error"
+            result.error = None if result.status == "absent" else (exc.strerror or str(exc))
+
+    def _read_file(self, capture, result):
+        data, truncated = _read_capped(capture.source, self.max_output)
+        result.truncated = truncated
+        result.raw.append(("raw/%s.out" % capture.id, "file", capture.source, data))
+
+    def _read_glob(self, capture, result):
+        paths = []
+        for pattern in capture.source:
+            paths.extend(sorted(glob.glob(pattern)))
+        if not paths:
+            result.status = "absent"
+            return
+        budget = self.max_output
+        for path in paths:
+            try:
+                data, truncated = _read_capped(path, budget)
+            except (OSError, IOError) as exc:
+                result.status = "partial"
+                result.error = (result.error + "; " if result.error else "") + "%s: %s" % (path, exc.strerror)
+                continue
+            budget -= len(data)
+            result.truncated = result.truncated or truncated
+            result.raw.append(("raw/%s/%s" % (capture.id, os.path.basename(path)), "file", path, data))
+            if budget <= 0:
+                result.truncated = True
+                break
+
+    def _read_links(self, capture, result):
+        lines = []
+        for pattern in capture.source:
+            for path in sorted(glob.glob(pattern)):
+                try:
+                    mode = os.lstat(path).st_mode
+                    if stat.S_ISLNK(mode):
+                        lines.append("%s\tlink\t%s" % (path, os.readlink(path)))
+                    elif stat.S_ISDIR(mode):
+                        lines.append("%s\tdir\t" % path)
+                    else:
+                        lines.append("%s\tfile\t" % path)
+                except OSError as exc:  # vanished between glob and lstat
+                    lines.append("%s\terror\t%s" % (path, exc.strerror))
+        if not lines:
+            result.status = "absent"
+            return
+        data = _fs_bytes("\n".join(lines) + "\n")
+        result.raw.append(("raw/%s.out" % capture.id, "stdout", None, data))
+
+    def _run_command(self, capture, result):
+        argv = expand_argv(capture.source)
+        result.argv = argv
+        exe = which(argv[0], self.env["PATH"])
+        if exe is None:
+            result.status = "missing"
+            result.error = "%s: command not found" % argv[0]
+            return
+        result.executable = exe
+        with self._lock:
+            if self.aborted:
+                result.status = "skipped"
+                result.error = "interrupted"
+                return
+            devnull = open(os.devnull, "rb")
+            try:
+                kwargs = {}
+                if sys.version_info >= (3, 2):
+                    kwargs["start_new_session"] = True   # own process group: the timeout kills its children too
+                else:  # pragma: no cover
+                    kwargs["preexec_fn"] = os.setsid
+                proc = subprocess.Popen([exe] + argv[1:], stdin=devnull, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=self.env, close_fds=True, **kwargs)
+            finally:
+                devnull.close()
+            self._running.add(proc.pid)
+        try:
+            out, err, timed_out, truncated = self._collect(proc)
+        finally:
+            with self._lock:
+                self._running.discard(proc.pid)
+        result.truncated = truncated
+        result.exit_code = proc.returncode
+        if timed_out:
+            result.status = "timeout"
+            result.error = "killed after %gs" % self.timeout
+        elif truncated:
+            result.status = "truncated"
+            result.error = "output over %d bytes: command killed, output cut" % self.max_output
+        elif proc.returncode == 127 and not out:
+            result.status = "missing"
+        elif proc.returncode != 0:
+            result.status = "failed"
+        result.raw.append(("raw/%s.out" % capture.id, "stdout", None, out))
+        result.raw.append(("raw/%s.err" % capture.id, "stderr", None, err))
+
+    def _collect(self, proc):
+        """Read both pipes until EOF, the deadline or the cap; kill the process group on either."""
+        import select
+        deadline = _clock() + self.timeout
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        chunks = {out_fd: [], err_fd: []}
+        sizes = {out_fd: 0, err_fd: 0}
+        open_fds = [out_fd, err_fd]
+        timed_out = truncated = False
+        while open_fds:
+            left = deadline - _clock()
+            if left <= 0 or self.aborted:
+                timed_out = not self.aborted
+                break
+            try:
+                ready = select.select(open_fds, [], [], min(left, 0.5))[0]
+            except select.error as exc:  # EINTR from a signal on old Pythons
+                if exc.args[0] == errno.EINTR:
+                    continue
+                raise
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if not data:
+                    open_fds.remove(fd)
+                    continue
+                room = self.max_output - sizes[fd]
+                if len(data) > room:
+                    data = data[:room]
+                    truncated = True
+                chunks[fd].append(data)
+                sizes[fd] += len(data)
+            if truncated:
+                break
+        if open_fds:  # stopped early: the whole group goes, children included
+            _kill_group(proc.pid)
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
+        return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), timed_out, truncated
+
+    def abort(self):
+        """Stop everything still running (Ctrl-C or SIGTERM)."""
+        with self._lock:
+            self.aborted = True
+            pids = list(self._running)
+        for pid in pids:
+            _kill_group(pid)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+# ---------------------------------------------------------------------------
+# Parsers
+# ---------------------------------------------------------------------------
+# Each parser is pure: text in (the raw output, already decoded), a pair
+# (data, warnings) out.  No I/O, no clock, no locale.  Empty input gives an
+# empty result; a line that cannot be understood becomes a warning.
+
+class _Warnings(object):
+    """Collects parser warnings, capped so a garbage input cannot flood the bundle."""
+
+    def __init__(self):
+        self.items = []
+        self.dropped = 0
+
+    def line(self, lineno, line, why="unrecognized line"):
+        self.add("line %d: %s: %r" % (lineno, why, _clip(line)))
+
+    def add(self, message):
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(message)
+        else:
+            self.dropped += 1
+
+    def result(self):
+        if self.dropped:
+            return self.items + ["%d more warnings not shown" % self.dropped]
+        return list(self.items)
+
+
+def _clip(text, width=100):
+    text = text.strip()
+    if len(text) > width:
+        return text[:width] + "..."
+    return text
+
+
+def _lines(text):
+    """Numbered lines (1-based), without line ends; NULs become spaces."""
+    return enumerate(text.replace("\x00", " ").splitlines(), 1)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_value(text):
+    """A one-value output: `uname -r`, `uname -m`, `hostname`, /etc/debian_version, /proc/1/comm, ...
+
+    Returns {"value": "5.10.0-28-amd64"}; {} when empty.
+    """
+    w = _Warnings()
+    values = [(n, line.strip()) for n, line in _lines(text) if line.strip()]
+    if not values:
+        return {}, []
+    for n, extra in values[1:]:
+        w.line(n, extra, "more than one value")
+    return {"value": values[0][1]}, w.result()
+
+
+def parse_uname_a(text):
+    """`uname -a`: "Linux web1 5.10.0-28-amd64 #1 SMP Debian 5.10.209-2 (2024-01-31) x86_64 GNU/Linux".
+
+    Returns {"kernel_name", "node_name", "kernel_release", "kernel_version", "machine",
+    "processor", "hardware_platform", "operating_system"}; the last three are "unknown"
+    when uname leaves them out (Debian does).
+    """
+    w = _Warnings()
+    lines = [(n, l) for n, l in _lines(text) if l.strip()]
+    if not lines:
+        return {}, []
+    n, line = lines[0]
+    for n2, extra in lines[1:]:
+        w.line(n2, extra, "more than one line")
+    tokens = line.split()
+    if len(tokens) < 5:
+        w.line(n, line, "too few fields for uname -a")
+        return {}, w.result()
+    data = {"kernel_name": tokens[0], "node_name": tokens[1], "kernel_release": tokens[2],
+            "operating_system": "unknown", "machine": "unknown", "processor": "unknown",
+            "hardware_platform": "unknown"}
+    rest = tokens[3:]
+    if rest and "/" in rest[-1] or rest[-1] in ("Linux", "GNU"):
+        data["operating_system"] = rest.pop()
+    # machine, processor and hardware platform close the line: lower-case words
+    # like x86_64, i686 or unknown; the version before them ends in a date or ")".
+    tail = []
+    while rest and len(tail) < 3 and re.match(r"^(unknown|[a-z][a-z0-9_]*)$", rest[-1]):
+        tail.insert(0, rest.pop())
+    if not tail or not rest:
+        w.line(n, line, "no machine field")
+    for key, value in zip(("machine", "processor", "hardware_platform"), tail):
+        data[key] = value
+    data["kernel_version"] = " ".join(rest)
+    return data, w.result()
+
+
+_SHELL_VALUE = re.compile(r"""^([A-Za-z_][A-Za-z0-9_]*)=(.*)$""")
+
+
+def _unquote_shell(value):
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        if value[0] == '"':
+            inner = re.sub(r'\\([\\$"`])', r"\1", inner)
+        return inner
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def parse_os_release(text):
+    """/etc/os-release, /usr/lib/os-release, /etc/lsb-release: shell-style KEY=value lines.
+
+    Returns {"NAME": "Debian GNU/Linux", "VERSION_ID": "11", ...} with quotes removed.
+    """
+    w = _Warnings()
+    data = {}
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        m = _SHELL_VALUE.match(s)
+        if not m:
+            w.line(n, line)
+            continue
+        data[m.group(1)] = _unquote_shell(m.group(2))
+    return data, w.result()
+
+
+_RELEASE_LINE = re.compile(
+    r"^(?P<name>.*?)\s+(?:release\s+|version\s+)?(?P<version>\d[\w.]*)(?:\s+\((?P<codename>[^)]*)\))?\s*$")
+
+
+def parse_release_file(text):
+    """/etc/redhat-release, /etc/system-release, /etc/SuSE-release.
+
+    "CentOS release 6.10 (Final)" -> {"line": ..., "name": "CentOS", "version": "6.10",
+    "codename": "Final", "fields": {}}; SuSE's "VERSION = 11" lines land in "fields".
+    """
+    w = _Warnings()
+    data = {}
+    fields = {}
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if "line" not in data:
+            data["line"] = s
+            m = _RELEASE_LINE.match(s)
+            if m:
+                data["name"] = m.group("name")
+                data["version"] = m.group("version")
+                data["codename"] = m.group("codename")
+            else:
+                w.line(n, line, "no version in release line")
+            continue
+        key, sep, value = s.partition("=")
+        if sep and re.match(r"^[A-Za-z_][A-Za-z0-9_ ]*$", key):
+            fields[key.strip()] = value.strip()
+        else:
+            w.line(n, line)
+    if data:
+        data["fields"] = fields
+    return data, w.result()
+
+
+def parse_issue(text):
+    """/etc/issue: "Ubuntu 12.04.2 LTS \\n \\l" -> {"lines": ["Ubuntu 12.04.2 LTS"]}.
+
+    getty escapes (\\n, \\l, \\r, \\m, \\s, ...) are dropped, as are blank lines.
+    """
+    lines = []
+    for n, line in _lines(text):
+        clean = re.sub(r"\\[a-zA-Z]({[^}]*})?", "", line)
+        clean = re.sub(r"\s+", " ", clean).strip()
+        if clean:
+            lines.append(clean)
+    if not lines:
+        return {}, []
+    return {"lines": lines}, []
+
+
+def parse_runlevel(text):
+    """`runlevel`: "N 2" -> {"previous": "N", "current": "2"}; "unknown" -> {}."""
+    w = _Warnings()
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s == "unknown":
+            continue
+        m = re.match(r"^(\S)\s+(\S)$", s)
+        if m:
+            return {"previous": m.group(1), "current": m.group(2)}, w.result()
+        w.line(n, line)
+    return {}, w.result()
+
+
+def parse_who_r(text):
+    """`who -r`: "         run-level 2  2026-11-26 04:33                   last=S".
+
+    Returns {"current": "2", "previous": "S" or None, "since": "2026-11-26 04:33"}.
+    """
+    w = _Warnings()
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = re.match(r"^\s*run-level\s+(\S+)\s*(.*?)\s*(?:last=(\S+))?\s*$", line)
+        if m:
+            return {"current": m.group(1), "since": m.group(2) or None,
+                    "previous": m.group(3)}, w.result()
+        w.line(n, line)
+    return {}, w.result()
+
+
+def parse_inittab(text):
+    """/etc/inittab: "id:runlevels:action:process" lines.
+
+    Returns {"default_runlevel": "3" or None, "entries": [{"id", "runlevels", "action", "process"}]}.
+    """
+    w = _Warnings()
+    entries = []
+    default = None
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = s.split(":", 3)
+        if len(parts) != 4:
+            w.line(n, line)
+            continue
+        entry = {"id": parts[0], "runlevels": parts[1], "action": parts[2], "process": parts[3]}
+        entries.append(entry)
+        if entry["action"] == "initdefault":
+            default = entry["runlevels"]
+    if not entries:
+        return {}, w.result()
+    return {"default_runlevel": default, "entries": entries}, w.result()
+
+
+_STATUS_ALL_DEBIAN = re.compile(r"^\s*\[\s*([+?-])\s*\]\s+(\S+)\s*$")
+_STATUS_ALL_REDHAT = (
+    (re.compile(r"^(?P<name>[\w@.:+-]+)\s+\(pid\s+(?P<pid>[\d ]+)\)\s+is running"), "running"),
+    (re.compile(r"^(?P<name>[\w@.:+-]+)\s+is running"), "running"),
+    (re.compile(r"^(?P<name>[\w@.:+-]+)\s+is stopped"), "stopped"),
+    (re.compile(r"^(?P<name>[\w@.:+-]+)\s+is not running"), "stopped"),
+    (re.compile(r"^(?P<name>[\w@.:+-]+)\s+dead but (?:pid file exists|subsys locked)"), "dead"),
+    (re.compile(r"^(?P<name>[\w@.+-]+): .*\bis not running\b"), "stopped"),   # "iptables: Firewall is not running."
+    (re.compile(r"^(?P<name>[\w@.+-]+): .*\bis running\b"), "running"),
+)
+
+
+def parse_service_status_all(text):
+    """`service --status-all`, Debian/Ubuntu (" [ + ]  apache2") and Red Hat ("sshd (pid  1234) is running...").
+
+    Returns [{"name", "status": "running"|"stopped"|"unknown"|"dead", "pid"}]. Red Hat init
+    scripts print free-form status text too; lines that state no service status are warnings.
+    """
+    w = _Warnings()
+    out = []
+    marks = {"+": "running", "-": "stopped", "?": "unknown"}
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = _STATUS_ALL_DEBIAN.match(line)
+        if m:
+            out.append({"name": m.group(2), "status": marks[m.group(1)], "pid": None})
+            continue
+        for rx, status in _STATUS_ALL_REDHAT:
+            m = rx.match(line.strip())
+            if m:
+                pids = (m.groupdict().get("pid") or "").split()
+                out.append({"name": m.group("name"), "status": status,
+                            "pid": _int(pids[0]) if pids else None})
+                break
+        else:
+            w.line(n, line)
+    return out, w.result()
+
+
+def parse_chkconfig(text):
+    """`chkconfig --list` and `sysv-rc-conf --list`: "apache2 0:off 1:off 2:on ...".
+
+    Returns {"services": [{"name", "runlevels": {"0": "off", ...}}],
+    "xinetd": [{"name", "state": "on"|"off"}]}.  sysv-rc-conf prints only the "on" levels
+    and cuts names to 12 characters; a name with no levels gets an empty map.  The note
+    chkconfig prints on systemd hosts is skipped; a level cut off at the line's end is a warning.
+    """
+    w = _Warnings()
+    services = []
+    xinetd = []
+    in_xinetd = in_note = False
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s:
+            continue
+        if s.lower().startswith("xinetd based services"):
+            in_xinetd, in_note = True, False
+            continue
+        if in_xinetd and line[:1] in (" ", "\t"):
+            m = re.match(r"^([^:\s]+):\s*(on|off)$", s)
+            if m:
+                xinetd.append({"name": m.group(1), "state": m.group(2)})
+            else:
+                w.line(n, line)
+            continue
+        in_xinetd = False
+        if s.startswith(("Note: ", "If you want to list")):
+            in_note = True  # RHEL 7's paragraphs about native systemd services
+            continue
+        tokens = s.split()
+        levels = {}
+        bad = None
+        for i, tok in enumerate(tokens[1:]):
+            m = re.match(r"^([0-6S]):(on|off)$", tok)
+            if m:
+                levels[m.group(1)] = m.group(2)
+            elif i == len(tokens) - 2 and re.match(r"^[0-6S]:o?f?$", tok):
+                w.line(n, line, "last runlevel cut off")
+            else:
+                bad = tok
+                break
+        if bad is not None or not re.match(r"^[\w@.:+-]+$", tokens[0]):
+            if not in_note:
+                w.line(n, line)
+            continue
+        in_note = False
+        services.append({"name": tokens[0], "runlevels": levels})
+    if not services and not xinetd:
+        return {}, w.result()
+    return {"services": services, "xinetd": xinetd}, w.result()
+
+
+def _link_lines(text, w):
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            w.line(n, line)
+            continue
+        yield parts
+
+
+def parse_init_d(text):
+    """The /etc/init.d/* listing (kind links: "path<TAB>type<TAB>target" lines).
+
+    Returns [{"name": "ssh", "type": "file"|"link"|..., "target": None or link target}].
+    """
+    w = _Warnings()
+    out = []
+    skip = ("README", "skeleton", "rc", "rcS", ".depend.boot", ".depend.start", ".depend.stop",
+            ".legacy-bootordering", "functions")
+    for path, kind, target in _link_lines(text, w):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if name in skip or kind == "dir" or name.endswith((".dpkg-old", ".dpkg-dist", ".rpmsave", ".rpmnew")):
+            continue
+        out.append({"name": name, "type": kind, "target": target or None})
+    return out, w.result()
+
+
+def parse_rc_links(text):
+    """The /etc/rc?.d/* link farm (kind links: "path<TAB>type<TAB>target" lines).
+
+    Returns [{"runlevel": "2", "action": "S"|"K", "priority": 20, "script": "apache2",
+    "link": "S20apache2", "target": "../init.d/apache2"}]; README files are skipped.
+    """
+    w = _Warnings()
+    out = []
+    for path, kind, target in _link_lines(text, w):
+        m = re.match(r"^(?:.*/)?rc([0-6S])\.d/([SK])(\d+)(.+)$", path)
+        if not m:
+            if not path.endswith("/README"):
+                w.add("unexpected entry %r" % _clip(path))
+            continue
+        script = target.rstrip("/").rsplit("/", 1)[-1] if kind == "link" and target else m.group(4)
+        out.append({"runlevel": m.group(1), "action": m.group(2), "priority": int(m.group(3)),
+                    "script": script, "link": m.group(2) + m.group(3) + m.group(4),
+                    "target": target or None})
+    return out, w.result()
+
+
+_LS_LINE = re.compile(
+    r"^(?P<mode>[-bcdlpsDn?][-rwxsStTlL?]{9}[.+@]?)\s+(?P<links>\d+)\s+(?P<owner>\S+)\s+(?P<group>\S+)\s+"
+    r"(?P<size>\d+(?:,\s*\d+)?|[\d.]+[KMGTP]?)\s+"
+    r"(?P<date>\w{3}\s+\d{1,2}\s+(?:\d{4}|\d{1,2}:\d{2})|\d{4}-\d{2}-\d{2}(?:\s+\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s+[+-]\d{4})?)?)\s"
+    r"(?P<name>.*)$")
+
+
+def _ls_row(m, directory):
+    return {"dir": directory, "name": m.group("name"), "type": m.group("mode")[0], "mode": m.group("mode"),
+            "links": int(m.group("links")), "owner": m.group("owner"), "group": m.group("group"),
+            "size": m.group("size"), "date": m.group("date"), "target": None}
+
+
+def _ls_close(row, first_line, w):
+    """Finish a row: split "name -> target" of a link; warn when the name ran over several lines."""
+    name = row["name"]
+    if row["mode"].startswith("l") and " -> " in name:
+        row["name"], row["target"] = name.split(" -> ", 1)
+    if "\n" in name:
+        w.add("line %d: file name with %d newline(s), joined from the lines below: %r"
+              % (first_line, name.count("\n"), name[:100] + ("..." if len(name) > 100 else "")))
+
+
+def parse_ls_l(text):
+    """`ls -l DIR...` (here `ls -l /etc/rc*.d`): long listings, one block per directory.
+
+    Returns [{"dir": "/etc/rc2.d" or None, "name", "type": "-"|"l"|"d"|..., "mode",
+    "links", "owner", "group", "size", "date", "target"}]; "size" and "date" are as ls
+    printed them ("4.0K" with -h, "Aug  5  2019").  ls prints a newline inside a file name
+    as is, so such a name runs over several lines: they are joined back (blank lines in
+    between are newlines of the name, except the one that ends a directory block and any
+    at the end of the output) and each such name gives a warning, as the split is a guess.
+    """
+    w = _Warnings()
+    out = []
+    directory = None
+    row = None          # the last row, whose name may go on over the next lines
+    row_line = 0
+    blanks = 0          # blank lines since the last non-blank one
+    prev = "start"      # what the last non-blank line was: start, dir, total, row
+    for n, line in _lines(text):
+        if not line.strip():
+            blanks += 1
+            continue
+        m = _LS_LINE.match(line)
+        if m is None and line.endswith(":") and (prev == "start" or blanks):
+            if row is not None:
+                row["name"] += "\n" * max(blanks - 1, 0)   # one blank line ends the block
+                _ls_close(row, row_line, w)
+                row = None
+            directory, prev, blanks = line[:-1], "dir", 0
+            continue
+        if m is None and (prev == "start" or (prev == "dir" and not blanks)) and re.match(r"^total \S+$", line):
+            prev = "total"
+            continue
+        if m is None and row is not None:
+            row["name"] += "\n" * (blanks + 1) + line
+            blanks = 0
+            continue
+        if m is None:
+            w.line(n, line)
+            blanks = 0
+            continue
+        if row is not None:
+            row["name"] += "\n" * blanks
+            _ls_close(row, row_line, w)
+        row, row_line, blanks, prev = _ls_row(m, directory), n, 0, "row"
+        out.append(row)
+    if row is not None:  # blank lines at the very end are no part of a name
+        _ls_close(row, row_line, w)
+    return out, w.result()
+
+
+_INITCTL_JOB = re.compile(r"^(?P<name>\S+)(?: \((?P<instance>[^)]*)\))? (?P<goal>\w+)/(?P<state>[\w-]+)(?:, process (?P<pid>\d+))?\s*$")
+
+
+def parse_initctl_list(text):
+    """`initctl list` (Upstart): "rsyslog start/running, process 482".
+
+    Returns [{"name", "instance", "goal", "state", "pid"}]; the indented extra process
+    lines of a job (pre-start/post-start) are folded into it.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        if line[:1] in (" ", "\t") and out:
+            if not re.match(r"^\s+[\w-]+ process \d+\s*$", line):
+                w.line(n, line)
+            continue
+        m = _INITCTL_JOB.match(line)
+        if not m:
+            w.line(n, line)
+            continue
+        out.append({"name": m.group("name"), "instance": m.group("instance") or None,
+                    "goal": m.group("goal"), "state": m.group("state"), "pid": _int(m.group("pid"))})
+    return out, w.result()
+
+
+def parse_initctl_show_config(text):
+    """`initctl show-config` (Upstart): a job name, then indented "start on"/"stop on"/"emits" lines.
+
+    Returns [{"name", "start_on": str or None, "stop_on": str or None, "emits": [..]}].
+    """
+    w = _Warnings()
+    out = []
+    job = None
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        if line[:1] not in (" ", "\t"):
+            if not re.match(r"^[\w@.:+-]+$", line.strip()):
+                w.line(n, line)
+                job = None
+                continue
+            job = {"name": line.strip(), "start_on": None, "stop_on": None, "emits": []}
+            out.append(job)
+            continue
+        s = line.strip()
+        if job is None:
+            w.line(n, line, "stanza outside a job")
+        elif s.startswith("start on "):
+            job["start_on"] = s[len("start on "):]
+        elif s.startswith("stop on "):
+            job["stop_on"] = s[len("stop on "):]
+        elif s.startswith("emits "):
+            job["emits"].append(s[len("emits "):])
+        else:
+            w.line(n, line)
+    return out, w.result()
+
+
+def _job_stanzas(text):
+    """Logical stanza lines of an Upstart job file: comments dropped, (...) continuations joined."""
+    buf = ""
+    for n, line in _lines(text):
+        s = line.split("#", 1)[0].rstrip() if not line.lstrip().startswith(("exec ", "script")) else line.rstrip()
+        if not s.strip() and not buf:
+            continue
+        buf = (buf + " " + s.strip()) if buf else s.strip()
+        if buf.count("(") > buf.count(")"):
+            continue
+        yield n, buf
+        buf = ""
+    if buf:
+        yield 0, buf
+
+
+def parse_upstart_jobs(files):
+    """Upstart job files /etc/init/*.conf and *.override; `files` is [(path, text)].
+
+    Returns [{"name": "ssh", "file": "/etc/init/ssh.conf", "description", "start_on", "stop_on",
+    "manual": bool, "override": bool, "env": {KEY: value}}] -- a .override with "manual"
+    disables a job; rc-sysinit's env DEFAULT_RUNLEVEL is the default runlevel.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        base = path.rsplit("/", 1)[-1]
+        if base.endswith(".conf"):
+            name, override = base[:-5], False
+        elif base.endswith(".override"):
+            name, override = base[:-9], True
+        else:
+            w.add("%s: not a job file" % path)
+            continue
+        job = {"name": name, "file": path, "description": None, "start_on": None, "stop_on": None,
+               "manual": False, "override": override, "env": {}}
+        in_script = False
+        for n, s in _job_stanzas(text):
+            if in_script:
+                if s.strip() == "end script":
+                    in_script = False
+                continue
+            word = s.split(None, 1)
+            if not word:
+                continue
+            if word[0] in ("script", "pre-start", "post-start", "pre-stop", "post-stop") and s.endswith("script"):
+                in_script = True
+            elif s.startswith("start on "):
+                job["start_on"] = s[len("start on "):].strip()
+            elif s.startswith("stop on "):
+                job["stop_on"] = s[len("stop on "):].strip()
+            elif word[0] == "description":
+                job["description"] = _unquote_shell(word[1]) if len(word) > 1 else ""
+            elif s.strip() == "manual":
+                job["manual"] = True
+            elif word[0] == "env" and len(word) > 1 and "=" in word[1]:
+                key, value = word[1].split("=", 1)
+                job["env"][key.strip()] = _unquote_shell(value)
+        out.append(job)
+    return out, w.result()
+
+
+_UNIT_ROW = re.compile("^[\\s*" + _BULLETS + r"]*\s*(?P<unit>\S+\.(?:service|socket|target|device|mount|automount|swap|timer|path|slice|scope))\s+(?P<rest>.*)$")
+
+
+def _systemctl_body(text):
+    """Numbered unit rows of a systemctl listing: header and legend dropped."""
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s:
+            continue
+        if (s.startswith(("UNIT ", "LOAD ", "ACTIVE ", "SUB ", "To show all", "Pass --all"))
+                or re.match(r"^\d+ (loaded )?units? (files? )?listed\b", s)
+                or s.startswith(("LOAD   =", "ACTIVE =", "SUB    ="))):
+            continue
+        yield n, line
+
+
+def parse_systemctl_units(text):
+    """`systemctl list-units -t service|target --all --no-pager`.
+
+    Returns [{"unit", "load", "active", "sub", "description"}]; the status markers
+    (a bullet before failed or not-found units) are dropped.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _systemctl_body(text):
+        m = _UNIT_ROW.match(line)
+        parts = m.group("rest").split(None, 3) if m else []
+        if not m or len(parts) < 3:
+            w.line(n, line)
+            continue
+        out.append({"unit": m.group("unit"), "load": parts[0], "active": parts[1], "sub": parts[2],
+                    "description": parts[3].strip() if len(parts) > 3 else ""})
+    return out, w.result()
+
+
+def parse_systemctl_unit_files(text):
+    """`systemctl list-unit-files -t service|target --no-pager`: "ssh.service enabled enabled".
+
+    Returns [{"unit_file", "state", "preset": str or None}] (older systemd has no preset column).
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _systemctl_body(text):
+        parts = line.split()
+        if len(parts) < 2 or len(parts) > 3 or "." not in parts[0]:
+            w.line(n, line)
+            continue
+        preset = parts[2] if len(parts) > 2 and parts[2] != "-" else None
+        out.append({"unit_file": parts[0], "state": parts[1], "preset": preset})
+    return out, w.result()
+
+
+_DEP_ROW = re.compile("^(?P<prefix>[\\s*|`" + _BULLETS + _TREE + "-]*?)(?P<unit>[^\\s" + _TREE + r"]+\.[a-z]+)\s*$")
+_DEP_BULLET = re.compile("^\\s*[*" + _BULLETS + "]\\s")
+
+
+def parse_systemctl_dependencies(text):
+    """`systemctl list-dependencies --no-pager TARGET`: a tree drawn with "├─", "└─" and "│".
+
+    Returns [{"unit", "depth", "parent"}]; the root has depth 0 and parent None.
+    """
+    w = _Warnings()
+    out = []
+    stack = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = _DEP_ROW.match(line)
+        if not m:
+            w.line(n, line)
+            continue
+        prefix = _DEP_BULLET.sub("", m.group("prefix"))
+        depth = 0 if not m.group("prefix") else len(prefix) // 2
+        del stack[depth:]
+        parent = stack[-1] if stack else None
+        while len(stack) < depth:
+            stack.append(parent)
+        stack.append(m.group("unit"))
+        out.append({"unit": m.group("unit"), "depth": depth, "parent": parent})
+    return out, w.result()
+
+
+def split_host_port(addr):
+    """ "[::]:22" -> ("::", "22"); "0.0.0.0%lo:53" -> ("0.0.0.0%lo", "53"); ":::22" -> ("::", "22")."""
+    if addr.startswith("["):
+        close = addr.find("]")
+        if close > 0:
+            host = addr[1:close]
+            rest = addr[close + 1:]
+            iface, sep, port = rest.rpartition(":")
+            return host + iface, (port if sep else "")
+    host, sep, port = addr.rpartition(":")
+    if not sep:
+        return addr, ""
+    return host, port
+
+
+def _tokens(line):
+    """Whitespace-separated tokens with their start offsets."""
+    return [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
+
+
+_STATE_WORD = re.compile(r"^([A-Z][A-Z0-9_]*|\d+)$")
+
+
+def parse_netstat(text):
+    """`netstat -nlp` (also -l, -p, -a, -e variants): internet and unix socket tables.
+
+    Returns [{"proto", "recv_q", "send_q", "local_address", "local_port", "foreign_address",
+    "foreign_port", "state", "user", "inode", "pid", "program", "path", "flags", "type"}];
+    fields a table does not have are None.  "pid"/"program" are None when netstat shows "-"
+    (not root: the socket belongs to another user's process).
+    """
+    w = _Warnings()
+    out = []
+    has_user = False
+    unix_cols = None
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith("Active "):
+            continue
+        if s.startswith("Proto "):
+            has_user = " User " in s and "Inode" in s
+            if "RefCnt" in s:
+                unix_cols = (line.find("PID/"), line.find("Path"))
+            continue
+        toks = _tokens(line)
+        proto = toks[0][1]
+        if proto == "unix":
+            row = _netstat_unix(line, unix_cols)
+            if row is None:
+                w.line(n, line)
+            else:
+                out.append(row)
+            continue
+        if len(toks) < 5 or not re.match(r"^(tcp|udp|raw|sctp|udpl)[46]?$", proto):
+            w.line(n, line)
+            continue
+        local, lport = split_host_port(toks[3][1])
+        foreign, fport = split_host_port(toks[4][1])
+        rest = toks[5:]
+        state = user = inode = None
+        if rest and _STATE_WORD.match(rest[0][1]) and not (has_user and len(rest) == 3 and proto.startswith("udp")):
+            state = rest.pop(0)[1]
+        if has_user and len(rest) >= 2:
+            user, inode = rest[0][1], _int(rest[1][1])
+            rest = rest[2:]
+        pid, program = _pid_program(line[rest[0][0]:].strip() if rest else "")
+        out.append({"proto": proto, "recv_q": _int(toks[1][1]), "send_q": _int(toks[2][1]),
+                    "local_address": local, "local_port": lport, "foreign_address": foreign,
+                    "foreign_port": fport, "state": state, "user": user, "inode": inode,
+                    "pid": pid, "program": program, "path": None, "flags": None, "type": None})
+    return out, w.result()
+
+
+def _pid_program(field):
+    m = re.match(r"^(\d+)/(.*)$", field)
+    if m:
+        return int(m.group(1)), m.group(2).strip()
+    return None, None
+
+
+_NETSTAT_UNIX = re.compile(r"^unix\s+(\d+)\s+\[\s*([^\]]*?)\s*\]\s+(\S+)\s+(?:([A-Z_]+)\s+)?(\d+)(?:\s+|$)")
+
+
+def _netstat_unix(line, cols):
+    """One unix row; cols = (start of "PID/Program name", start of "Path") in the header, -1 when absent."""
+    m = _NETSTAT_UNIX.match(line)
+    if not m:
+        return None
+    rest = line[m.end():]
+    width = (cols[1] - cols[0]) if cols and cols[0] > 0 and cols[1] > cols[0] else 0
+    if cols and cols[0] < 0:  # no -p: everything after the inode is the path
+        prog_field, path = "", rest.strip()
+    elif width and rest[:1] not in ("", " ") and re.match(r"^(\d+/|-\s)", rest[:width] + " "):
+        prog_field, path = rest[:width].strip(), rest[width:].strip()
+    else:
+        parts = rest.split(None, 1)
+        prog_field, path = (parts[0] if parts else ""), (parts[1].strip() if len(parts) > 1 else "")
+    pid, program = _pid_program(prog_field)
+    return {"proto": "unix", "recv_q": None, "send_q": None, "local_address": None, "local_port": None,
+            "foreign_address": None, "foreign_port": None, "state": m.group(4), "user": None,
+            "inode": int(m.group(5)), "pid": pid, "program": program, "path": path or None,
+            "flags": m.group(2), "type": m.group(3)}
+
+
+def _header_columns(header):
+    return [(start, start + len(tok), tok) for start, tok in _tokens(header)]
+
+
+def parse_lsof(text):
+    """`lsof -nPi` (and plain `lsof`): a table aligned under its header.
+
+    Returns [{"command", "pid", "tid", "user", "fd", "type", "device", "size_off", "node", "name"}];
+    for -i the NAME is "127.0.0.1:3306 (LISTEN)" or "10.0.0.1:22->10.0.0.9:5100 (ESTABLISHED)".
+    """
+    w = _Warnings()
+    out = []
+    cols = None
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        if cols is None:
+            if line.startswith("COMMAND"):
+                cols = _header_columns(line)
+                continue
+            w.line(n, line, "before the header")
+            continue
+        row, name = _lsof_aligned(line, cols)
+        if row is None:  # not aligned under the header (whitespace squeezed in a paste): go by order
+            row, name = _lsof_ordered(line, cols)
+        if row is None:
+            w.line(n, line)
+            continue
+        out.append({"command": row.get("COMMAND"), "pid": _int(row.get("PID")), "tid": _int(row.get("TID")),
+                    "user": row.get("USER"), "fd": row.get("FD"), "type": row.get("TYPE"),
+                    "device": row.get("DEVICE"), "size_off": row.get("SIZE/OFF"), "node": row.get("NODE"),
+                    "name": name})
+    return out, w.result()
+
+
+def _lsof_aligned(line, cols):
+    """Each token under the header column it overlaps most; None when a column gets two tokens."""
+    name_start = [c[0] for c in cols if c[2] == "NAME"]
+    name_start = name_start[0] if name_start else len(line)
+    row = dict((c[2], None) for c in cols)
+    for start, tok in _tokens(line[:name_start]):
+        end = start + len(tok)
+        best = max(cols, key=lambda c: (min(end, c[1]) - max(start, c[0]), -abs(start - c[0])))
+        if best[2] == "NAME":
+            continue
+        if row[best[2]] is not None:
+            return None, None
+        row[best[2]] = tok
+    name = line[name_start:].strip() if len(line) > name_start else ""
+    if name_start and line[name_start - 1:name_start].strip():  # NAME began left of its column
+        name = line[line.rfind(" ", 0, name_start) + 1:].strip()
+    if row.get("COMMAND") is None or _int(row.get("PID")) is None or not name:
+        return None, None
+    return row, name
+
+
+def _lsof_ordered(line, cols):
+    """Tokens taken in header order; only for rows where every column before NAME is filled."""
+    names = [c[2] for c in cols]
+    if "NAME" not in names:
+        return None, None
+    fixed = names[:names.index("NAME")]
+    if "TID" in fixed:
+        fixed.remove("TID")  # empty for processes, the usual case
+    toks = line.split(None, len(fixed))
+    if len(toks) != len(fixed) + 1 or _int(toks[1]) is None:
+        return None, None
+    row = dict(zip(fixed, toks))
+    return row, toks[-1].strip()
+
+
+_SS_USER = re.compile(r'\("((?:[^"\\]|\\.)*)",(?:pid=)?(\d+),(?:fd=)?(\d+)\)')
+_SS_TWO_FIELD = ("u_str", "u_dgr", "u_seq", "u_seqpacket")
+
+
+def parse_ss(text):
+    """`ss -nlpaxtudw` (any ss table with a Netid column): all socket kinds.
+
+    Returns [{"netid", "state", "recv_q", "send_q", "local_address", "local_port",
+    "peer_address", "peer_port", "processes": [{"name", "pid", "fd"}], "extra"}].
+    Unix sockets: local_address is the path ("*" unnamed, "@..." abstract), local_port the inode.
+    """
+    w = _Warnings()
+    out = []
+    has_netid = True
+    for n, line in _lines(text):
+        toks = line.split()
+        if not toks:
+            continue
+        if toks[0] in ("Netid", "State") and "Recv-Q" in line:
+            has_netid = toks[0] == "Netid"
+            continue
+        if not has_netid:
+            toks = ["?"] + toks
+        netid = toks[0]
+        width = 2 if netid in _SS_TWO_FIELD else 1
+        if len(toks) < 4 + 2 * width or _int(toks[2]) is None or _int(toks[3]) is None:
+            w.line(n, line)
+            continue
+        local = toks[4:4 + width]
+        peer = toks[4 + width:4 + 2 * width]
+        rest = toks[4 + 2 * width:]
+        if width == 2:
+            laddr, lport, paddr, pport = local[0], local[1], peer[0], peer[1]
+        else:
+            laddr, lport = split_host_port(local[0])
+            paddr, pport = split_host_port(peer[0])
+        extra = " ".join(rest)
+        procs = []
+        users = re.search(r"users:\((.*)\)", extra)
+        if users:
+            for name, pid, fd in _SS_USER.findall(users.group(1)):
+                procs.append({"name": name.replace('\\"', '"'), "pid": int(pid), "fd": int(fd)})
+            extra = (extra[:users.start()] + extra[users.end():]).strip()
+        out.append({"netid": netid, "state": toks[1], "recv_q": int(toks[2]), "send_q": int(toks[3]),
+                    "local_address": laddr, "local_port": lport, "peer_address": paddr,
+                    "peer_port": pport, "processes": procs, "extra": extra or None})
+    return out, w.result()
+
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+              "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
+              "0B": "CLOSING", "0C": "NEW_SYN_RECV"}
+
+
+def _hex_address(hexaddr):
+    """Kernel hex address (32-bit words in host byte order, little-endian here) to text."""
+    raw = bytearray()
+    for i in range(0, len(hexaddr), 8):
+        word = bytearray.fromhex(hexaddr[i:i + 8])
+        word.reverse()
+        raw.extend(word)
+    if len(raw) == 4:
+        return ".".join(str(b) for b in raw)
+    if len(raw) == 16:
+        return socket.inet_ntop(socket.AF_INET6, bytes(raw))
+    raise ValueError("bad address length")
+
+
+def parse_proc_net_inet(text):
+    """/proc/net/tcp, tcp6, udp, udp6: the kernel's socket tables (hex addresses).
+
+    Returns [{"local_address", "local_port", "remote_address", "remote_port", "state_code",
+    "state", "uid", "inode"}]; "state" is the TCP name of the code (for UDP "CLOSE" means
+    an unconnected, bound socket).
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        parts = line.split()
+        if not parts or parts[0] == "sl":
+            continue
+        try:
+            lhost, lport = parts[1].split(":")
+            rhost, rport = parts[2].split(":")
+            out.append({"local_address": _hex_address(lhost), "local_port": int(lport, 16),
+                        "remote_address": _hex_address(rhost), "remote_port": int(rport, 16),
+                        "state_code": parts[3].upper(), "state": TCP_STATES.get(parts[3].upper()),
+                        "uid": int(parts[7]), "inode": int(parts[9])})
+        except (ValueError, IndexError, TypeError):
+            w.line(n, line)
+    return out, w.result()
+
+
+UNIX_TYPES = {"0001": "STREAM", "0002": "DGRAM", "0005": "SEQPACKET"}
+_SO_ACCEPTCON = 0x10000
+
+
+def parse_proc_net_unix(text):
+    """/proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path".
+
+    Returns [{"refcount", "flags", "type", "state", "inode", "path", "listening"}];
+    "listening" is the __SO_ACCEPTCON flag.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        parts = line.split(None, 7)
+        if not parts or parts[0] == "Num":
+            continue
+        try:
+            flags = int(parts[3], 16)
+            out.append({"refcount": int(parts[1], 16), "flags": parts[3], "type": UNIX_TYPES.get(parts[4], parts[4]),
+                        "state": parts[5], "inode": int(parts[6]),
+                        "path": parts[7].strip() if len(parts) > 7 else None,
+                        "listening": bool(flags & _SO_ACCEPTCON)})
+        except (ValueError, IndexError):
+            w.line(n, line)
+    return out, w.result()
+
+
+DPKG_DESIRED = {"u": "unknown", "i": "install", "h": "hold", "r": "remove", "p": "purge"}
+DPKG_STATUS = {"n": "not-installed", "c": "config-files", "H": "half-installed", "U": "unpacked",
+               "F": "half-configured", "W": "triggers-awaited", "t": "triggers-pending", "i": "installed"}
+DPKG_ERROR = {"R": "reinst-required"}
+
+
+def parse_dpkg_l(text):
+    """`dpkg -l`: "ii  openssh-server  1:8.4p1-5  amd64  secure shell (SSH) server".
+
+    Returns [{"codes", "desired", "status", "error", "name", "version", "arch", "description"}];
+    "arch" is None for old dpkg without an Architecture column.
+    """
+    w = _Warnings()
+    out = []
+    has_arch = True
+    in_body = False
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        if not in_body:
+            if line.startswith("||/"):
+                has_arch = "Architecture" in line or "Arch " in line
+            elif line.startswith("+++-"):
+                in_body = True
+            elif not line.startswith(("Desired=", "| ", "|/")):
+                w.line(n, line, "before the table")
+            continue
+        parts = line.split(None, 4 if has_arch else 3)
+        codes = parts[0] if parts else ""
+        if len(parts) < (4 if has_arch else 3) or not re.match(r"^[uihrp][ncHUFWti][R]?$", codes):
+            w.line(n, line)
+            continue
+        out.append({"codes": codes, "desired": DPKG_DESIRED[codes[0]], "status": DPKG_STATUS[codes[1]],
+                    "error": DPKG_ERROR.get(codes[2:3]), "name": parts[1], "version": parts[2],
+                    "arch": parts[3] if has_arch else None,
+                    "description": (parts[-1] if len(parts) == (5 if has_arch else 4) else "").strip()})
+    return out, w.result()
+
+
+def parse_dpkg_query(text):
+    """`dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n'`.
+
+    Returns [{"name", "version", "arch", "want", "flag", "status"}] ("install ok installed"
+    splits into want, flag, status).
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        status = parts[3].split() if len(parts) == 4 else []
+        if len(parts) != 4 or not parts[0] or len(status) != 3:
+            w.line(n, line)
+            continue
+        out.append({"name": parts[0], "version": parts[1], "arch": parts[2] or None,
+                    "want": status[0], "flag": status[1], "status": status[2]})
+    return out, w.result()
+
+
+RPM_ARCHES = ("noarch", "x86_64", "i386", "i486", "i586", "i686", "athlon", "aarch64", "armv7hl",
+              "armv7l", "armv6hl", "ppc", "ppc64", "ppc64le", "s390", "s390x", "ia64", "src",
+              "riscv64", "sparc", "sparc64", "alpha", "mips", "mipsel", "loongarch64", "(none)")
+
+
+def parse_rpm_qa(text):
+    """`rpm -qa`: "bash-4.2.46-33.el7.x86_64" (name-version-release.arch, epoch when shown as E:).
+
+    Returns [{"name", "epoch", "version", "release", "arch"}]; gpg-pubkey entries have no arch.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s:
+            continue
+        base, arch = s, None
+        head, dot, tail = s.rpartition(".")
+        if dot and tail in RPM_ARCHES:
+            base, arch = head, tail
+        parts = base.rsplit("-", 2)
+        if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+            w.line(n, line)
+            continue
+        epoch, version = None, parts[1]
+        if ":" in version:
+            epoch, version = version.split(":", 1)
+        out.append({"name": parts[0], "epoch": epoch, "version": version, "release": parts[2], "arch": arch})
+    return out, w.result()
+
+
+def parse_rpm_qf(text):
+    """`rpm -qa --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'`.
+
+    Returns [{"name", "epoch", "version", "release", "arch"}]; "(none)" becomes None.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 5 or not parts[0]:
+            w.line(n, line)
+            continue
+        parts = [None if p in ("(none)", "") else p for p in parts]
+        out.append({"name": parts[0], "epoch": parts[1], "version": parts[2], "release": parts[3], "arch": parts[4]})
+    return out, w.result()
+
+
+def parse_apk_info(text):
+    """`apk info -v` (Alpine): "musl-1.2.4-r2".
+
+    Returns [{"name", "version"}] with the version including its -rN package release.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s:
+            continue
+        m = re.match(r"^(?P<name>.+?)-(?P<version>\d[^-\s]*-r\d+)$", s)
+        if not m:
+            w.line(n, line)
+            continue
+        out.append({"name": m.group("name"), "version": m.group("version")})
+    return out, w.result()
+
+
+# ---------------------------------------------------------------------------
+# Normalizer
+# ---------------------------------------------------------------------------
+# normalize() turns the parsed entries into snapshot.json.  Pure as well: it
+# sees only parsed data, so migdiff can rebuild a snapshot from raw output.
+
+def _get(parsed, capture_id, default=None):
+    value = parsed.get(capture_id)
+    return default if value in (None, {}, []) else value
+
+
+def _value(parsed, capture_id):
+    return (_get(parsed, capture_id) or {}).get("value")
+
+
+def normalize(parsed):
+    """parsed: {capture id: parser data}.  Returns the snapshot sections (see snapshot.schema.json)."""
+    system = _normalize_system(parsed)
+    init = _normalize_init(parsed)
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "system": system,
+        "init": init,
+        "services": _normalize_services(parsed, init),
+        "ports": _normalize_ports(parsed),
+        "packages": _normalize_packages(parsed),
+    }
+
+
+def _first(*candidates):
+    """The first (value, source) whose value is set."""
+    for value, source in candidates:
+        if value not in (None, "", []):
+            return value, source
+    return None, None
+
+
+_REDHAT_IDS = (("red hat", "rhel"), ("centos", "centos"), ("fedora", "fedora"), ("scientific", "scientific"),
+               ("oracle", "ol"), ("rocky", "rocky"), ("alma", "almalinux"), ("amazon", "amzn"),
+               ("suse linux enterprise", "sles"), ("opensuse", "opensuse"))
+
+
+def _release_id(name):
+    lower = (name or "").lower()
+    for needle, distro in _REDHAT_IDS:
+        if needle in lower:
+            return distro
+    return None
+
+
+def _normalize_system(parsed):
+    uname = _get(parsed, "uname-a", {})
+    osr = _get(parsed, "os-release") or _get(parsed, "usr-lib-os-release") or {}
+    osr_src = "os-release" if _get(parsed, "os-release") else "usr-lib-os-release"
+    lsb = _get(parsed, "lsb-release", {})
+    rel = _get(parsed, "redhat-release") or _get(parsed, "suse-release") or _get(parsed, "system-release") or {}
+    rel_src = [c for c in ("redhat-release", "suse-release", "system-release") if _get(parsed, c)][:1]
+    rel_src = rel_src[0] if rel_src else None
+    debian = _value(parsed, "debian-version")
+    issue = (_get(parsed, "etc-issue") or {}).get("lines") or [None]
+    sources = {}
+
+    def pick(field, *candidates):
+        value, source = _first(*candidates)
+        if source:
+            sources[field] = source
+        return value
+
+    system = {
+        "hostname": pick("hostname", (_value(parsed, "hostname"), "hostname"),
+                         (uname.get("node_name"), "uname-a")),
+        "kernel_release": pick("kernel_release", (_value(parsed, "uname-r"), "uname-r"),
+                               (uname.get("kernel_release"), "uname-a")),
+        "kernel_version": pick("kernel_version", (uname.get("kernel_version"), "uname-a")),
+        "arch": pick("arch", (_value(parsed, "uname-m"), "uname-m"), (uname.get("machine"), "uname-a")),
+        "distro_id": pick("distro_id", (osr.get("ID"), osr_src),
+                          ((lsb.get("DISTRIB_ID") or "").lower() or None, "lsb-release"),
+                          (_release_id(rel.get("name") or rel.get("line")), rel_src),
+                          ("debian" if debian else None, "debian-version")),
+        "distro_version": pick("distro_version", (osr.get("VERSION_ID"), osr_src),
+                               (lsb.get("DISTRIB_RELEASE"), "lsb-release"), (rel.get("version"), rel_src),
+                               (debian, "debian-version")),
+        "distro_codename": pick("distro_codename", (osr.get("VERSION_CODENAME"), osr_src),
+                                (osr.get("UBUNTU_CODENAME"), osr_src),
+                                (lsb.get("DISTRIB_CODENAME"), "lsb-release"), (rel.get("codename"), rel_src)),
+        "distro_name": pick("distro_name", (osr.get("NAME"), osr_src), (lsb.get("DISTRIB_ID"), "lsb-release"),
+                            (rel.get("name"), rel_src)),
+        "distro_pretty_name": pick("distro_pretty_name", (osr.get("PRETTY_NAME"), osr_src),
+                                   (lsb.get("DISTRIB_DESCRIPTION"), "lsb-release"), (rel.get("line"), rel_src),
+                                   (issue[0], "etc-issue")),
+        "distro_like": (osr.get("ID_LIKE") or "").split(),
+        "debian_version": debian,
+        "issue": issue[0],
+        "machine_id": _value(parsed, "machine-id"),
+    }
+    system["sources"] = sources
+    return system
+
+
+def _normalize_init(parsed):
+    pid1 = _value(parsed, "pid1-comm")
+    units = _get(parsed, "systemctl-units-service", []) + _get(parsed, "systemctl-units-target", [])
+    upstart = _get(parsed, "initctl-list", [])
+    present = []
+    if pid1 == "systemd" or units or _get(parsed, "systemctl-unit-files-service"):
+        present.append("systemd")
+    if upstart or _get(parsed, "upstart-jobs") or _get(parsed, "initctl-show-config"):
+        present.append("upstart")
+    if _get(parsed, "init-d") or _get(parsed, "rc-links") or _get(parsed, "chkconfig-list"):
+        present.append("sysv")
+    if pid1 == "systemd":
+        active = "systemd"
+    elif pid1 in ("init", "upstart") and upstart:
+        active = "upstart"
+    elif pid1 == "init":
+        active = "sysv"
+    else:
+        active = "unknown"
+    runlevel = _get(parsed, "runlevel", {})
+    who = _get(parsed, "who-r", {})
+    default_runlevel = (_get(parsed, "inittab", {}) or {}).get("default_runlevel")
+    source = "inittab" if default_runlevel else None
+    if not default_runlevel:
+        for job in _get(parsed, "upstart-jobs", []):
+            if job["name"] == "rc-sysinit" and job["env"].get("DEFAULT_RUNLEVEL"):
+                default_runlevel, source = job["env"]["DEFAULT_RUNLEVEL"], "upstart-jobs"
+    current = runlevel.get("current") or who.get("current")
+    default_target = _value(parsed, "systemctl-get-default")
+    return {
+        "pid1": pid1,
+        "active": active,
+        "present": present,
+        "default_runlevel": default_runlevel,
+        "current_runlevel": current if current not in ("unknown",) else None,
+        "previous_runlevel": runlevel.get("previous") or who.get("previous"),
+        "default_target": default_target,
+        "active_targets": sorted(u["unit"] for u in _get(parsed, "systemctl-units-target", [])
+                                 if u["unit"].endswith(".target") and u["active"] == "active"),
+        "sources": {"default_runlevel": source,
+                    "current_runlevel": "runlevel" if runlevel.get("current") else ("who-r" if who else None),
+                    "default_target": "systemctl-get-default" if default_target else None},
+    }
+
+
+_UPSTART_RUNLEVELS = re.compile(r"runlevel\s+\[(!?)([0-6S]+)\]")
+ENABLED_STATES = ("enabled", "enabled-runtime")
+DISABLED_STATES = ("disabled", "masked", "masked-runtime")
+
+
+def upstart_runlevels(start_on, stop_on):
+    """{"2": "on", ...} from Upstart "start on runlevel [2345]" / "stop on runlevel [!2345]"."""
+    levels = {}
+    for expr, state in ((stop_on, "off"), (start_on, "on")):
+        m = _UPSTART_RUNLEVELS.search(expr or "")
+        if not m:
+            continue
+        chosen = m.group(2) if not m.group(1) else "".join(c for c in "0123456" if c not in m.group(2))
+        for level in chosen:
+            levels[level] = state
+    return levels
+
+
+def _service_name(unit):
+    return unit[:-len(".service")] if unit.endswith(".service") else unit
+
+
+def _normalize_services(parsed, init):
+    services = {}
+
+    def svc(name, init_system, source):
+        rec = services.get(name)
+        if rec is None:
+            rec = services[name] = {"name": name, "init": init_system, "unit": None, "running": None,
+                                    "state": None, "enabled": None, "enabled_state": None,
+                                    "runlevels": {}, "targets": [], "sources": []}
+        if source not in rec["sources"]:
+            rec["sources"].append(source)
+        return rec
+
+    order = {"systemd": (_svc_systemd, _svc_upstart, _svc_sysv),
+             "upstart": (_svc_upstart, _svc_sysv, _svc_systemd)}.get(init["active"],
+                                                                      (_svc_sysv, _svc_upstart, _svc_systemd))
+    for step in order:
+        step(parsed, svc)
+    default_rl = init["default_runlevel"] or init["current_runlevel"]
+    for rec in services.values():
+        if rec["enabled"] is None and default_rl and default_rl in rec["runlevels"]:
+            rec["enabled"] = rec["runlevels"][default_rl] == "on"
+        rec["targets"].sort()
+        rec["sources"].sort()
+    return services
+
+
+def _svc_systemd(parsed, svc):
+    for u in _get(parsed, "systemctl-units-service", []):
+        if u["load"] == "not-found":
+            continue  # referenced by another unit, not installed
+        rec = svc(_service_name(u["unit"]), "systemd", "systemctl-units-service")
+        rec["unit"] = u["unit"]
+        rec["state"] = "%s/%s" % (u["active"], u["sub"])
+        rec["running"] = u["active"] in ("active", "reloading", "deactivating")
+    for f in _get(parsed, "systemctl-unit-files-service", []):
+        if f["state"] == "alias":
+            continue  # another name of a unit listed under its own name
+        rec = svc(_service_name(f["unit_file"]), "systemd", "systemctl-unit-files-service")
+        rec["unit"] = rec["unit"] or f["unit_file"]
+        rec["enabled_state"] = f["state"]
+        if f["state"] in ENABLED_STATES:
+            rec["enabled"] = True
+        elif f["state"] in DISABLED_STATES:
+            rec["enabled"] = False
+    known = _known(parsed)
+    for capture_id in ("systemctl-deps-default", "systemctl-deps-multi-user"):
+        stack = []
+        for node in _get(parsed, capture_id, []):
+            del stack[node["depth"]:]
+            stack.append(node["unit"])
+            if not node["unit"].endswith(".service"):
+                continue
+            targets = [u for u in stack[:-1] if u.endswith(".target")]
+            name = _service_name(node["unit"])
+            if targets and name in known:
+                rec = svc(name, "systemd", capture_id)
+                if targets[-1] not in rec["targets"]:
+                    rec["targets"].append(targets[-1])
+
+
+def _known(parsed):
+    """Service names systemd lists as loaded or installed (dependency trees also name missing units)."""
+    names = set()
+    for u in _get(parsed, "systemctl-units-service", []):
+        if u["load"] != "not-found":
+            names.add(_service_name(u["unit"]))
+    for f in _get(parsed, "systemctl-unit-files-service", []):
+        names.add(_service_name(f["unit_file"]))
+    return names
+
+
+def _svc_sysv(parsed, svc):
+    for script in _get(parsed, "init-d", []):
+        if script["target"] and script["target"].endswith("upstart-job"):
+            continue  # an Upstart job's compatibility link, not a SysV script
+        svc(script["name"], "sysv", "init-d")
+    links = _get(parsed, "rc-links", [])
+    for link in links:
+        rec = svc(link["script"], "sysv", "rc-links")
+        rec["runlevels"][link["runlevel"]] = "on" if link["action"] == "S" else "off"
+    chk = _get(parsed, "chkconfig-list", {})
+    for entry in chk.get("services", []):
+        rec = svc(entry["name"], "sysv", "chkconfig-list")
+        if not links:
+            rec["runlevels"].update(entry["runlevels"])
+    for entry in chk.get("xinetd", []):
+        rec = svc(entry["name"], "xinetd", "chkconfig-list")
+        rec["enabled_state"] = entry["state"]
+        rec["enabled"] = entry["state"] == "on"
+    if not links and not chk:
+        _svc_sysv_rc_conf(parsed, svc)
+    for entry in _get(parsed, "service-status-all", []):
+        rec = svc(entry["name"], "sysv", "service-status-all")
+        if rec["running"] is None and entry["status"] != "unknown":
+            rec["running"] = entry["status"] == "running"
+            rec["state"] = rec["state"] or entry["status"]
+
+
+def _svc_sysv_rc_conf(parsed, svc):
+    """sysv-rc-conf cuts names at 12 characters: complete them from /etc/init.d when unambiguous."""
+    scripts = [s["name"] for s in _get(parsed, "init-d", [])]
+    for entry in (_get(parsed, "sysv-rc-conf-list", {}) or {}).get("services", []):
+        name = entry["name"]
+        if name not in scripts:
+            longer = [s for s in scripts if s.startswith(name)]
+            name = longer[0] if len(longer) == 1 else name
+        rec = svc(name, "sysv", "sysv-rc-conf-list")
+        for level, state in entry["runlevels"].items():
+            rec["runlevels"][level] = state
+
+
+def _svc_upstart(parsed, svc):
+    for job in _get(parsed, "initctl-list", []):
+        name = job["name"] + (" (%s)" % job["instance"] if job["instance"] else "")
+        rec = svc(name, "upstart", "initctl-list")
+        rec["state"] = "%s/%s" % (job["goal"], job["state"])
+        rec["running"] = job["state"] == "running"
+    configs = {}
+    for job in _get(parsed, "upstart-jobs", []):
+        configs.setdefault(job["name"], {}).update(
+            dict((k, v) for k, v in job.items() if v not in (None, False, {}) or k == "name"))
+        if job["override"] and job["manual"]:
+            configs[job["name"]]["manual"] = True
+    for job in _get(parsed, "initctl-show-config", []):
+        merged = configs.setdefault(job["name"], {"name": job["name"]})
+        for key in ("start_on", "stop_on"):
+            merged[key] = merged.get(key) or job[key]
+    for name, job in configs.items():
+        rec = svc(name, "upstart", "upstart-jobs" if "file" in job else "initctl-show-config")
+        rec["runlevels"].update(upstart_runlevels(job.get("start_on"), job.get("stop_on")))
+        if job.get("manual"):
+            rec["enabled"], rec["enabled_state"] = False, "manual"
+        elif job.get("start_on"):
+            rec["enabled"], rec["enabled_state"] = True, "start on " + job["start_on"]
+        else:
+            rec["enabled_state"] = "no start on"
+
+
+def _family(address):
+    if ":" in address:
+        return "inet6"
+    if re.match(r"^\d+\.\d+\.\d+\.\d+$", address):
+        return "inet"
+    return None
+
+
+def _bind(address):
+    """Address without brackets and scope: ("127.0.0.53", "lo") from "127.0.0.53%lo"."""
+    host, sep, iface = address.partition("%")
+    return host.strip("[]"), (iface or None)
+
+
+def _normalize_ports(parsed):
+    ports = {}
+    lsof_users = {}
+
+    def add(protocol, address, port, path, procs, source, family=None):
+        bind, iface = _bind(address) if address is not None else (None, None)
+        key = (protocol, bind, port, path)
+        rec = ports.get(key)
+        if rec is None:
+            rec = ports[key] = {"protocol": protocol, "family": family or (_family(bind) if bind else "unix"),
+                                "bind": bind, "port": port, "path": path, "interface": iface,
+                                "processes": [], "uid": None, "source": source}
+        for p in procs:
+            if p["pid"] not in [q["pid"] for q in rec["processes"]]:
+                rec["processes"].append({"name": p["name"], "pid": p["pid"], "user": None})
+        return rec
+
+    lsof = _get(parsed, "lsof-nPi", [])
+    for row in lsof:
+        lsof_users[row["pid"]] = row["user"]
+    if _get(parsed, "ss-nlpaxtudw"):
+        _ports_from_ss(parsed, add)
+    elif _get(parsed, "netstat-nlp"):
+        _ports_from_netstat(parsed, add)
+    else:
+        _ports_from_proc(parsed, add, "proc-net-")
+    _ports_from_proc_uids(parsed, ports)
+    _ports_from_lsof(lsof, ports)
+    out = []
+    for rec in ports.values():
+        for p in rec["processes"]:
+            p["user"] = lsof_users.get(p["pid"])
+        rec["processes"].sort(key=lambda p: (p["pid"] is None, p["pid"]))
+        out.append(rec)
+    out.sort(key=lambda r: (r["protocol"], r["port"] or 0, r["bind"] or "", r["path"] or ""))
+    return out
+
+
+def _ports_from_ss(parsed, add):
+    for row in _get(parsed, "ss-nlpaxtudw", []):
+        netid, state = row["netid"], row["state"]
+        if netid in ("tcp", "udp") and (state == "LISTEN" or (netid == "udp" and state == "UNCONN")):
+            port = _int(row["local_port"])
+            if port is not None and (netid == "tcp" or row["peer_port"] in ("*", "0", "")):
+                add(netid, row["local_address"], port, None, row["processes"], "ss-nlpaxtudw")
+        elif netid in ("u_str", "u_seq", "u_seqpacket") and state == "LISTEN":
+            path = row["local_address"]
+            if path and path != "*":
+                add("unix", None, None, path, row["processes"], "ss-nlpaxtudw")
+
+
+def _ports_from_netstat(parsed, add):
+    for row in _get(parsed, "netstat-nlp", []):
+        procs = [{"name": row["program"], "pid": row["pid"]}] if row["pid"] is not None else []
+        proto = row["proto"].rstrip("6")
+        if proto == "tcp" and row["state"] == "LISTEN" or proto == "udp":
+            port = _int(row["local_port"])
+            if port is not None:
+                fam = "inet6" if row["proto"].endswith("6") else "inet"
+                add(proto, row["local_address"], port, None, procs, "netstat-nlp", fam)
+        elif proto == "unix" and row["state"] == "LISTENING" and row["path"]:
+            add("unix", None, None, row["path"], procs, "netstat-nlp")
+
+
+def _proc_listening(parsed, prefix):
+    for proto, suffix, family in (("tcp", "tcp", "inet"), ("tcp", "tcp6", "inet6"),
+                                  ("udp", "udp", "inet"), ("udp", "udp6", "inet6")):
+        for row in _get(parsed, prefix + suffix, []):
+            if proto == "tcp" and row["state_code"] == "0A" or proto == "udp" and row["state_code"] == "07" \
+                    and row["remote_port"] == 0:
+                yield proto, family, prefix + suffix, row
+
+
+def _ports_from_proc(parsed, add, prefix):
+    for proto, family, source, row in _proc_listening(parsed, prefix):
+        add(proto, row["local_address"], row["local_port"], None, [], source, family)
+    for row in _get(parsed, prefix + "unix", []):
+        if row["listening"] and row["path"]:
+            add("unix", None, None, row["path"], [], prefix + "unix")
+
+
+def _ports_from_proc_uids(parsed, ports):
+    for proto, family, source, row in _proc_listening(parsed, "proc-net-"):
+        rec = ports.get((proto, row["local_address"], row["local_port"], None))
+        if rec is not None and rec["uid"] is None:
+            rec["uid"] = row["uid"]
+
+
+def _ports_from_lsof(lsof, ports):
+    """Fill in processes that ss/netstat could not name from lsof rows of the same socket."""
+    by_port = {}
+    for rec in ports.values():
+        by_port.setdefault((rec["protocol"], rec["port"]), []).append(rec)
+    for row in lsof:
+        m = re.match(r"^(.*):(\d+)(?: \((LISTEN)\))?$", row["name"] or "")
+        proto = (row["node"] or "").lower()
+        if not m or proto not in ("tcp", "udp") or (proto == "tcp" and not m.group(3)):
+            continue
+        host = m.group(1).strip("[]")
+        for rec in by_port.get((proto, int(m.group(2))), ()):
+            if not rec["processes"] and (rec["bind"] == host or host == "*" and rec["bind"] in ("0.0.0.0", "::", "*")):
+                rec["processes"].append({"name": row["command"], "pid": row["pid"], "user": row["user"]})
+
+
+def split_dpkg_version(version):
+    """ "1:8.4p1-5+deb11u3" -> ("1", "8.4p1", "5+deb11u3"); no epoch / revision gives None."""
+    epoch, sep, rest = version.partition(":")
+    if not sep or not epoch.isdigit():
+        epoch, rest = None, version
+    upstream, sep, revision = rest.rpartition("-")
+    if not sep:
+        return epoch, rest, None
+    return epoch, upstream, revision
+
+
+def _normalize_packages(parsed):
+    out = []
+
+    def add(manager, name, epoch, version, release, arch, status, source):
+        out.append({"manager": manager, "name": name, "epoch": epoch, "version": version,
+                    "release": release, "arch": arch, "status": status, "source": source})
+
+    if _get(parsed, "dpkg-query"):
+        for p in parsed["dpkg-query"]:
+            if p["status"] != "not-installed":
+                add("dpkg", p["name"], *(split_dpkg_version(p["version"]) + (p["arch"], p["status"], "dpkg-query")))
+    else:
+        for p in _get(parsed, "dpkg-l", []):
+            if p["status"] != "not-installed":
+                name, _, arch = p["name"].partition(":")
+                add("dpkg", name, *(split_dpkg_version(p["version"]) + (p["arch"] or arch or None, p["status"], "dpkg-l")))
+    rpm_source = "rpm-qa-qf" if _get(parsed, "rpm-qa-qf") else "rpm-qa"
+    for p in _get(parsed, rpm_source, []):
+        add("rpm", p["name"], p["epoch"], p["version"], p["release"], p["arch"], "installed", rpm_source)
+    for p in _get(parsed, "apk-info", []):
+        version, _, release = p["version"].rpartition("-")
+        add("apk", p["name"], None, version, release, None, "installed", "apk-info")
+    out.sort(key=lambda p: (p["manager"], p["name"], p["arch"] or "", p["epoch"] or "", p["version"] or "",
+                            p["release"] or ""))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Bundle writer
+# ---------------------------------------------------------------------------
+# Statuses whose output is complete enough to feed snapshot.json.  Cut output
+# (timeout, truncated) is still parsed into parsed.json, flagged, but left out
+# of the snapshot: half a package list would read as packages removed.
+COMPLETE = ("ok", "failed")
+
+
+def json_bytes(obj):
+    return (json.dumps(obj, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=True)
+            + "\n").encode("ascii")
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_parser(capture, text_or_files):
+    """Runs the capture's parser: (data, warnings)."""
+    return globals()[capture.parser](text_or_files)
+
+
+def parse_results(results):
+    """{id: {"data", "warnings"}} for parsed.json, and {id: data} of complete entries for normalize()."""
+    parsed, complete = {}, {}
+    for result in results:
+        if not result.has_output():
+            continue
+        capture = result.capture
+        try:
+            data, warnings = run_parser(capture, result.parser_input())
+        except Exception as exc:  # a parser bug costs this entry only; the manifest says so
+            result.parse_error = "%s: %s" % (type(exc).__name__, exc)
+            continue
+        if result.status not in COMPLETE:
+            warnings = ["output incomplete (%s): left out of snapshot.json" % result.status] + warnings
+        parsed[capture.id] = {"data": data, "warnings": warnings}
+        result.warnings = len(warnings)
+        if result.status in COMPLETE:
+            complete[capture.id] = data
+    return parsed, complete
+
+
+def manifest_entry(result):
+    c = result.capture
+    entry = {
+        "id": c.id, "section": c.section, "kind": c.kind, "parser": c.parser, "source": c.describe(),
+        "argv": result.argv, "executable": result.executable, "status": result.status,
+        "exit_code": result.exit_code, "error": result.error, "duration": result.duration,
+        "truncated": result.truncated, "warnings": getattr(result, "warnings", 0),
+        "parse_error": getattr(result, "parse_error", None),
+        "files": [{"name": name, "role": role, "path": path, "size": len(data), "sha256": sha256_hex(data)}
+                  for name, role, path, data in result.raw],
+    }
+    return entry
+
+
+def summarize(results):
+    counts = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return {
+        "entries": len(results),
+        "commands": len([r for r in results if r.capture.kind == CMD]),
+        "statuses": counts,
+        "parse_warnings": sum(getattr(r, "warnings", 0) for r in results),
+        "parse_errors": len([r for r in results if getattr(r, "parse_error", None)]),
+    }
+
+
+def lost_notes(euid):
+    if euid == 0:
+        return []
+    return [
+        "not root (euid %d): ss -p, netstat -p and lsof show processes of this user only; "
+        "sockets of other users' processes have no process name or pid" % euid,
+        "not root: /proc/<pid>/fd and /proc/<pid>/exe of other users' processes are unreadable",
+    ]
+
+
+def build_members(results, meta):
+    """All bundle files as [(name, bytes)], manifest last."""
+    parsed, complete = parse_results(results)
+    snapshot = normalize(complete)
+    snapshot["collector_version"] = __version__
+    members = []
+    for r in results:
+        for name, role, path, data in r.raw:
+            members.append((name, data))
+    parsed_doc = {"format": "migsnap-parsed", "format_version": FORMAT_VERSION, "entries": parsed}
+    extra = [("parsed.json", json_bytes(parsed_doc)), ("snapshot.json", json_bytes(snapshot))]
+    members.extend(extra)
+    manifest = dict(meta)
+    manifest["entries"] = [manifest_entry(r) for r in results]
+    manifest["summary"] = summarize(results)
+    manifest["files"] = [{"name": name, "size": len(data), "sha256": sha256_hex(data)} for name, data in extra]
+    members.append(("manifest.json", json_bytes(manifest)))
+    return members, manifest
+
+
+def write_tar(fileobj, top, members, mtime):
+    tar = tarfile.open(fileobj=fileobj, mode="w:gz")
+    try:
+        dirs = set()
+        for name, data in members:
+            parts = name.split("/")[:-1]
+            for i in range(len(parts) + 1):
+                d = "/".join([top] + parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    tar.addfile(_tarinfo(d, 0, mtime, tarfile.DIRTYPE, 0o755))
+            info = _tarinfo(top + "/" + name, len(data), mtime, tarfile.REGTYPE, 0o644)
+            tar.addfile(info, io.BytesIO(data))
+    finally:
+        tar.close()
+
+
+def _tarinfo(name, size, mtime, kind, mode):
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.type, info.mode = size, int(mtime), kind, mode
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _utc(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def own_sha256():
+    try:
+        f = open(os.path.abspath(__file__), "rb")
+        try:
+            return sha256_hex(f.read())
+        finally:
+            f.close()
+    except (IOError, OSError, NameError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+class Trouble(Exception):
+    """A problem that stops the run: one line for the user, exit code 2."""
+
+
+class Terminated(Exception):
+    def __init__(self, signum):
+        Exception.__init__(self, "terminated by signal %d" % signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    raise Terminated(signum)
+
+
+def run_all(runner, todo, jobs, progress):
+    """Runs captures on `jobs` threads; returns results in table order."""
+    results = {}
+    lock = threading.Lock()
+    queue = list(todo)
+
+    def worker():
+        while True:
+            with lock:
+                if not queue or runner.aborted:
+                    return
+                capture = queue.pop(0)
+            result = runner.run(capture)
+            with lock:
+                results[capture.id] = result
+                progress(result, len(results), len(todo))
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, min(jobs, len(todo))))]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    try:
+        while [t for t in threads if t.is_alive()]:
+            for t in threads:
+                t.join(0.05)  # a bare join() would block signals on Python 2
+    except BaseException:
+        runner.abort()
+        raise
+    return [results[c.id] for c in todo if c.id in results]
+
+
+def table_text():
+    rows = [("ID", "SECTION", "KIND", "PARSER", "SOURCE")]
+    rows += [(c.id, c.section, c.kind, c.parser, c.describe()) for c in captures()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+    return "\n".join(lines) + "\n"
+
+
+def output_target(option, host, stamp):
+    """(directory, final file name) for -o PATH: an existing directory or a path ending in / is a directory."""
+    name = "migsnap-%s-%s.tgz" % (re.sub(r"[^A-Za-z0-9._-]", "_", host) or "host", stamp)
+    if not option:
+        return os.getcwd(), name
+    if option.endswith("/") or os.path.isdir(option):
+        return os.path.abspath(option), name
+    return os.path.dirname(os.path.abspath(option)), os.path.basename(option)
+
+
+def make_option_parser():
+    p = OptionParser(
+        usage="%prog [options]",
+        version="migsnap %s (bundle format %d)" % (__version__, FORMAT_VERSION),
+        description="Read-only snapshot of this host for migration planning: runs the listing commands "
+                    "in the capture table (see --list), and writes one .tgz bundle with their raw output, "
+                    "parsed JSON, snapshot.json and manifest.json. Exit status: 0 bundle written, "
+                    "2 trouble (nothing written), 130/143 interrupted (nothing written).")
+    p.add_option("-l", "--list", action="store_true", help="print the capture table and run nothing")
+    p.add_option("-o", "--output", metavar="PATH",
+                 help="bundle file, or directory to write migsnap-<host>-<time>.tgz in (default: .)")
+    p.add_option("--timeout", type="float", default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                 help="kill a command (and its children) after this long (default %default)")
+    p.add_option("--max-output", type="int", default=DEFAULT_MAX_OUTPUT, metavar="BYTES",
+                 help="keep at most this much output per command or file (default %default)")
+    p.add_option("-j", "--jobs", type="int", default=DEFAULT_JOBS, metavar="N",
+                 help="commands run at once (default %default)")
+    p.add_option("--skip", action="append", default=None, metavar="ID",
+                 help="do not run this entry (repeat, or comma-separated)")
+    p.add_option("-q", "--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def main(argv=None):
+    parser = make_option_parser()
+    opts, args = parser.parse_args(argv)
+    if args:
+        parser.error("unexpected argument: %s" % args[0])
+    if opts.list:
+        sys.stdout.write(table_text())
+        return EXIT_OK
+    if opts.timeout <= 0 or opts.max_output <= 0 or opts.jobs <= 0:
+        parser.error("--timeout, --max-output and --jobs must be positive")
+    skip = []
+    for item in opts.skip or []:
+        skip.extend(x.strip() for x in item.split(",") if x.strip())
+    known = [c.id for c in captures()]
+    unknown = [x for x in skip if x not in known]
+    if unknown:
+        parser.error("--skip: no such entry: %s (see --list)" % ", ".join(unknown))
+
+    def say(message):
+        if not opts.quiet:
+            sys.stderr.write("migsnap: %s\n" % message)
+            sys.stderr.flush()
+
+    old_handlers = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        old_handlers[signum] = signal.signal(signum, _on_signal)
+    try:
+        return collect(opts, skip, say)
+    except Trouble as exc:
+        sys.stderr.write("migsnap: error: %s\n" % exc)
+        return EXIT_TROUBLE
+    except KeyboardInterrupt:
+        sys.stderr.write("migsnap: interrupted; no bundle written\n")
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        sys.stderr.write("migsnap: %s; no bundle written\n" % exc)
+        return 128 + exc.signum
+    finally:
+        for signum, handler in old_handlers.items():
+            signal.signal(signum, handler)
+
+
+def collect(opts, skip, say):
+    import tempfile
+    started = time.time()
+    t0 = _clock()
+    host = socket.gethostname()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    outdir, name = output_target(opts.output, host, stamp)
+    final = os.path.join(outdir, name)
+    if os.path.exists(final):
+        raise Trouble("%s already exists; not overwriting it" % final)
+    try:  # prove the directory is writable before spending time on the host
+        fd, tmp = tempfile.mkstemp(prefix=".migsnap-", suffix=".tgz.part", dir=outdir)
+    except (OSError, IOError) as exc:
+        raise Trouble("cannot write in %s: %s" % (outdir, exc.strerror or exc))
+    try:
+        env = command_env(os.environ)
+        runner = Runner(opts.timeout, opts.max_output, env)
+        todo = [c for c in captures() if c.id not in skip]
+
+        def progress(result, done, total):
+            extra = (": " + result.error) if result.error and result.status != "missing" else ""
+            say("[%2d/%d] %-30s %s%s (%.2f s)" % (done, total, result.capture.id, result.status, extra,
+                                                 result.duration))
+
+        results = run_all(runner, todo, opts.jobs, progress)
+        for c in captures():
+            if c.id in skip:
+                r = Result(c)
+                r.status, r.error = "skipped", "--skip"
+                results.append(r)
+        order = dict((c.id, i) for i, c in enumerate(captures()))
+        results.sort(key=lambda r: order[r.capture.id])
+        euid = os.geteuid()
+        meta = {
+            "format": BUNDLE_FORMAT, "format_version": FORMAT_VERSION,
+            "collector": {"name": "migsnap", "version": __version__, "sha256": own_sha256()},
+            "python": {"version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+                       "implementation": getattr(getattr(sys, "implementation", None), "name", "cpython"),
+                       "executable": sys.executable},
+            "hostname": host, "euid": euid, "uid": os.getuid(),
+            "started_at": _utc(started), "argv": list(sys.argv),
+            "settings": {"timeout": opts.timeout, "max_output": opts.max_output, "jobs": opts.jobs,
+                         "skip": skip, "path": env["PATH"], "locale": "C"},
+            "notes": list(NOTES), "lost": lost_notes(euid),
+        }
+        meta["finished_at"] = _utc(time.time())
+        meta["duration"] = round(_clock() - t0, 3)
+        members, manifest = build_members(results, meta)
+        top = name[:-4] if name.endswith(".tgz") else name
+        f = os.fdopen(fd, "wb")
+        fd = None
+        try:
+            write_tar(f, top, members, started)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            f.close()
+        os.rename(tmp, final)
+        tmp = None
+    except (OSError, IOError) as exc:
+        raise Trouble("writing %s: %s" % (final, exc.strerror or exc))
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    counts = manifest["summary"]["statuses"]
+    say("wrote %s (%d commands, %d missing, %d timed out, %.1f s)" % (
+        final, manifest["summary"]["commands"], counts.get("missing", 0), counts.get("timeout", 0),
+        _clock() - t0))
+    if opts.quiet:
+        sys.stdout.write(final + "\n")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,805 @@
+#!/bin/bash
+# hostlab.sh - build and boot real Debian hosts on this machine, so that the
+# collector (snapshot/migsnap.py) can be run against a real init system and
+# real daemons for sample bundles, fixtures and CI tests.
+#
+# Two kinds of host (see README.md beside this file):
+#   sysv11     Debian 11 bullseye, SysV init as PID 1 (runs in a user namespace)
+#   systemd12  Debian 12 bookworm, systemd as PID 1 (runs under systemd-nspawn)
+#
+# DANGER: never run a distribution's /sbin/init as PID 1 without a user
+# namespace (e.g. a bare `unshare --pid ... chroot ROOT /sbin/init`): its
+# shutdown scripts remount / read-only - and that is THIS machine's root file
+# system - and write sysctls and the clock.  The user namespace used by `boot`
+# for sysv11 is what makes those writes fail harmlessly; systemd12 runs under
+# systemd-nspawn, which does its own sandboxing.  `chroot-run` refuses to run
+# an init for the same reason.
+#
+# Run `hostlab.sh --help` for the subcommands.  Needs root.
+set -eu
+set -o pipefail
+
+PROG=hostlab.sh
+SELF=$(readlink -f "$0")
+IN_PATH=PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+# Tunables (environment).
+STATE_BASE=${HOSTLAB_STATE_DIR:-/run/migdiff-hostlab}       # boot state + logs
+CACHE=${HOSTLAB_CACHE-/var/cache/migdiff-hostlab/debs}     # .deb cache; set empty to disable
+MIRROR=${HOSTLAB_MIRROR:-http://deb.debian.org/debian}
+BOOT_TIMEOUT=${HOSTLAB_BOOT_TIMEOUT:-120}                  # seconds
+STOP_TIMEOUT=${HOSTLAB_STOP_TIMEOUT:-60}                   # seconds
+
+usage() {
+	cat <<EOF
+usage: $PROG COMMAND ARGS...
+
+Build and boot real Debian hosts (real init as PID 1, real daemons) to run the
+collector in.  All commands need root.
+
+  mkroot KIND DIR       debootstrap a root file system into DIR (does nothing
+                        if DIR/.hostlab-ready exists).  KIND is one of:
+                          sysv11     Debian 11, SysV init, ssh apache2 cron
+                                     rsyslog mariadb, python2.7
+                          systemd12  Debian 12, systemd, ssh nginx cron
+                                     mariadb memcached, python3
+  boot DIR              boot DIR with its own init as PID 1 and wait until
+                        it is up and its daemons listen
+  exec DIR CMD...       run CMD inside the booted host (all its namespaces,
+                        env -i $IN_PATH); exit code, stdin,
+                        stdout and stderr pass through
+  collect DIR COLLECTOR.py PYTHON OUTDIR [ARGS...]
+                        copy COLLECTOR.py to /tmp/migsnap.py in the booted
+                        host, run PYTHON /tmp/migsnap.py -o /tmp/out ARGS...,
+                        copy /tmp/out/*.tgz to OUTDIR and print their paths
+                        (exits with the collector's status)
+  stop DIR              shut the booted host down cleanly and remove every
+                        process, mount, namespace and cgroup it had
+  status DIR            print whether DIR is booted (exit 0) or not (exit 3)
+  chroot-run DIR CMD... run CMD in a plain chroot of DIR (no init) with its
+                        own /proc, pid, mount, net (lo only), uts and ipc
+                        namespaces; everything is gone when CMD exits
+
+environment:
+  HOSTLAB_USER=NAME          exec, collect, chroot-run: run as this user of
+                             the host (e.g. nobody, labuser) instead of root
+  HOSTLAB_BOOT_TIMEOUT=SEC   default 120      HOSTLAB_STOP_TIMEOUT=SEC  default 60
+  HOSTLAB_CACHE=DIR          .deb cache shared by builds (default
+                             /var/cache/migdiff-hostlab/debs; empty: no cache)
+  HOSTLAB_MIRROR=URL         default http://deb.debian.org/debian
+  HOSTLAB_STATE_DIR=DIR      boot state and logs (default /run/migdiff-hostlab)
+EOF
+}
+
+die() { echo "$PROG: error: $*" >&2; exit 1; }
+note() { echo "$PROG: $*" >&2; }
+usage_die() { echo "$PROG: error: $*" >&2; echo "usage: $PROG COMMAND ARGS... (see $PROG --help)" >&2; exit 2; }
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
+need_cmds() {
+	local c
+	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || die "command '$c' not found on this machine (see tests/hostlab/README.md for the host packages)"; done
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---------------------------------------------------------------- kinds
+
+# kind_def KIND: set K_* for a kind of host.
+#   K_SUITE     Debian suite              K_INCLUDE  debootstrap --include (init system)
+#   K_PACKAGES  apt-get install list      K_SERVICES init scripts / units that must be enabled
+#   K_PROCS     processes that must run   K_PORTS    TCP ports that must listen once booted
+kind_def() {
+	case $1 in
+	sysv11)
+		K_INIT=sysv
+		K_SUITE=bullseye
+		K_HOSTNAME=hostlab-sysv11
+		K_INCLUDE=sysvinit-core,sysv-rc,initscripts
+		K_PACKAGES="openssh-server apache2 cron rsyslog mariadb-server
+			python2.7 sysv-rc-conf lsof net-tools iproute2 procps
+			orphan-sysvinit-scripts ifupdown"
+		K_SERVICES="ssh apache2 cron rsyslog mariadb"
+		K_PROCS="sshd apache2 cron rsyslogd mariadbd"
+		K_PORTS="22 80 3306"
+		;;
+	systemd12)
+		K_INIT=systemd
+		K_SUITE=bookworm
+		K_HOSTNAME=hostlab-systemd12
+		K_INCLUDE=systemd,systemd-sysv,dbus
+		K_PACKAGES="openssh-server nginx cron mariadb-server memcached
+			python3 lsof net-tools iproute2 procps"
+		K_SERVICES="ssh nginx cron mariadb memcached"
+		K_PROCS="sshd nginx cron mariadbd memcached"
+		K_PORTS="22 80 3306 11211"
+		;;
+	*) usage_die "unknown KIND '$1' (want sysv11 or systemd12)" ;;
+	esac
+}
+
+# The kind recorded in a finished root's marker file.
+marker_kind() {
+	local k
+	k=$(sed -n 's/^kind=//p' "$1/.hostlab-ready" 2>/dev/null | head -n1)
+	[ -n "$k" ] || die "$1/.hostlab-ready has no kind= line"
+	echo "$k"
+}
+
+# ---------------------------------------------------------------- per-root state
+
+# set_root DIR: ROOT (absolute), ID (short name for state dir, nspawn machine
+# name, cgroup name), STATE_DIR, STATE_FILE.
+set_root() {
+	ROOT=$(realpath -m -- "$1")
+	[ "$ROOT" != / ] || die "refusing to use / as a host root"
+	local base hash
+	base=$(basename -- "$ROOT" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | cut -c1-40)
+	hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)
+	ID="$base-$hash"
+	STATE_DIR=$STATE_BASE/$ID
+	STATE_FILE=$STATE_DIR/state
+}
+
+need_ready_root() {
+	[ -d "$ROOT" ] || die "$ROOT does not exist (build it with: $PROG mkroot KIND $ROOT)"
+	[ -f "$ROOT/.hostlab-ready" ] || die "$ROOT is not a finished hostlab root (no .hostlab-ready; run: $PROG mkroot KIND $ROOT)"
+	KIND=$(marker_kind "$ROOT")
+	kind_def "$KIND"
+}
+
+# Start time (clock ticks since boot) of a process: together with the pid it
+# identifies the process, so a recycled pid is never mistaken for ours.
+proc_start() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "${20}"
+}
+proc_is() { [ -n "$1" ] && [ "$(proc_start "$1" 2>/dev/null)" = "$2" ]; }
+
+state_write() {   # state_write KEY=VALUE... (whole file)
+	mkdir -p "$STATE_DIR"
+	printf '%s\n' "$@" >"$STATE_FILE.new"
+	mv -f "$STATE_FILE.new" "$STATE_FILE"
+}
+state_get() { sed -n "s/^$1=//p" "$STATE_FILE" 2>/dev/null | head -n1; }
+
+# load_state: S_* from the state file.  Returns 0 if the host is running,
+# 1 if there is no state, 2 if the state is stale (its init is gone).
+load_state() {
+	[ -f "$STATE_FILE" ] || return 1
+	S_KIND=$(state_get kind)
+	S_INIT=$(state_get init_pid); S_INIT_START=$(state_get init_start)
+	S_LAUNCHER=$(state_get launcher_pid); S_LAUNCHER_START=$(state_get launcher_start)
+	S_PIDNS=$(state_get pidns)
+	S_MACHINE=$(state_get machine)
+	S_CGROUPS=$(state_get cgroups)
+	S_STATUS=$(state_get status)
+	proc_is "$S_INIT" "$S_INIT_START" || return 2
+	return 0
+}
+
+# The booted host's PID 1 (as seen from here), after checks that it really is
+# the container's init and not a process of this machine: nsenter -r into the
+# wrong process would run the command on this machine itself.
+target_ok() {
+	local p=$1 comm
+	[ -n "$p" ] && [ -d "/proc/$p" ] || return 1
+	[ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] || return 1
+	[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || return 1
+	comm=$(cat "/proc/$p/comm" 2>/dev/null) || return 1
+	case $comm in init|systemd) return 0 ;; esac
+	return 1
+}
+
+require_running() {
+	local rc=0
+	load_state || rc=$?
+	case $rc in
+	0) ;;
+	1) die "$ROOT is not booted (run: $PROG boot $ROOT)" ;;
+	*) die "$ROOT is not booted any more (stale state; run: $PROG stop $ROOT to clean up)" ;;
+	esac
+	target_ok "$S_INIT" || die "$ROOT: recorded init pid $S_INIT does not look like the host's init; refusing to enter it"
+}
+
+# Run a shell snippet as user $1 (name or uid) inside a host: resolve the
+# user there, then drop to it with the host's own setpriv.
+AS_USER_SH='u=$1; shift
+uid=$(id -u "$u" 2>/dev/null) && gid=$(id -g "$u" 2>/dev/null) || { echo "hostlab: no user \"$u\" in this host" >&2; exit 125; }
+exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@"'
+
+# in_host CMD...: run CMD in the booted host (state loaded, target checked),
+# as root or as $HOSTLAB_USER, with a clean environment.
+in_host() {
+	if [ -n "${HOSTLAB_USER:-}" ]; then
+		nsenter -t "$S_INIT" -a -r -w env -i "$IN_PATH" /bin/sh -c "$AS_USER_SH" hostlab-as-user "$HOSTLAB_USER" "$@"
+	else
+		nsenter -t "$S_INIT" -a -r -w env -i "$IN_PATH" "$@"
+	fi
+}
+in_host_root() { HOSTLAB_USER='' in_host "$@"; }
+
+# ---------------------------------------------------------------- mkroot
+
+cmd_mkroot() {
+	[ $# -eq 2 ] || usage_die "mkroot needs KIND DIR"
+	local kind=$1
+	kind_def "$kind"
+	need_root
+	set_root "$2"
+	if [ -f "$ROOT/.hostlab-ready" ]; then
+		local have
+		have=$(marker_kind "$ROOT")
+		[ "$have" = "$kind" ] || die "$ROOT is already a hostlab root of kind $have, not $kind"
+		note "$ROOT is ready ($kind); nothing to do"
+		return 0
+	fi
+	if [ -e "$ROOT" ] && [ -n "$(ls -A "$ROOT" 2>/dev/null)" ]; then
+		die "$ROOT exists and is not empty but has no .hostlab-ready marker (a failed or foreign build? remove it first)"
+	fi
+	need_cmds debootstrap chroot unshare flock du realpath sha256sum
+	[ -z "$CACHE" ] || case $CACHE in /*) ;; *) die "HOSTLAB_CACHE must be an absolute path" ;; esac
+
+	# Build in DIR.partial and rename at the end: DIR is either finished or absent.
+	local work="$ROOT.partial"
+	if [ -e "$work" ]; then
+		[ -f "$work/.hostlab-building" ] || [ -z "$(ls -A "$work")" ] ||
+			die "$work exists and was not made by $PROG; remove it first"
+		rm_tree "$work"
+	fi
+	mkdir -p "$work" "$STATE_DIR"
+	echo "kind=$kind" >"$work/.hostlab-building"
+	local log=$STATE_DIR/build.log t0
+	t0=$(now)
+	note "building $kind ($K_SUITE) in $work; log: $log"
+
+	# One cache user at a time (apt and debootstrap both lock/rename in it).
+	if [ -n "$CACHE" ]; then
+		mkdir -p "$CACHE/partial"
+		exec 8>"$CACHE/.hostlab.lock"
+		flock -n 8 || { note "waiting for another build using $CACHE"; flock 8; }
+	fi
+	# The whole build runs in private mount and pid namespaces: whatever it
+	# mounts (proc, the cache) and whatever a package script starts is gone
+	# when it ends, even if it fails half way.
+	if ! unshare --mount --propagation private --pid --fork \
+		"$SELF" __build "$kind" "$work" >"$log" 2>&1 </dev/null; then
+		tail -n 25 "$log" >&2
+		die "mkroot $kind failed after $(since "$t0") s (full log: $log; partial root left in $work)"
+	fi
+	[ -z "$CACHE" ] || exec 8>&-
+	grep '^hostlab-build:' "$log" | sed 's/^hostlab-build: /  /' >&2
+
+	rm -f "$work/.hostlab-building"
+	{
+		echo "kind=$kind"
+		echo "suite=$K_SUITE"
+		echo "mirror=$MIRROR"
+		echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "packages=$(grep -c '^ii' <(chroot "$work" dpkg -l))"
+	} >"$work/.hostlab-ready"
+	[ ! -d "$ROOT" ] || rmdir "$ROOT"
+	mv "$work" "$ROOT"
+	note "built $kind in $ROOT in $(since "$t0") s, size $(du -sxh "$ROOT" | cut -f1)"
+}
+
+# rm -rf a (partial) root, but never through a mount point.
+rm_tree() {
+	local d
+	d=$(realpath -m -- "$1")
+	case $d in /|/bin|/boot|/dev|/etc|/home|/lib*|/proc|/root|/run|/sbin|/sys|/usr|/var|/var/tmp|/tmp) die "refusing to remove $d" ;; esac
+	if findmnt -rn -o TARGET | grep -q -F -x -e "$d" -e "$d/"; then die "something is mounted under $d; not removing it"; fi
+	if findmnt -rn -o TARGET | grep -q -F "$d/"; then die "something is mounted under $d; not removing it"; fi
+	rm -rf --one-file-system -- "$d"
+}
+
+# __build KIND WORK: runs inside `unshare --mount --pid --fork` (see cmd_mkroot).
+build_inner() {
+	local kind=$1 R=$2 t
+	kind_def "$kind"
+	mount --make-rprivate /
+	step() { echo "hostlab-build: $1 $(since "$t") s"; t=$(now); }
+	t=$(now)
+
+	# 1. base system with the init system already chosen (so that for sysv11
+	#    systemd-sysv is never even considered)
+	local cache_opt=()
+	[ -z "$CACHE" ] || cache_opt=(--cache-dir="$CACHE")
+	debootstrap --variant=minbase "${cache_opt[@]}" --include="$K_INCLUDE" \
+		"$K_SUITE" "$R" "$MIRROR"
+	step "debootstrap $K_SUITE minbase:"
+
+	# 2. the daemons.  policy-rc.d "exit 101" keeps invoke-rc.d from starting
+	#    anything on this machine while packages are configured (update-rc.d
+	#    and systemctl enable still create the boot links).
+	printf '#!/bin/sh\n# hostlab: no daemon starts during the build\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
+	chmod 755 "$R/usr/sbin/policy-rc.d"
+	if [ "$K_INIT" = sysv ]; then
+		# keep it a SysV host even if a later apt-get wants systemd-sysv
+		printf 'Package: systemd-sysv\nPin: release *\nPin-Priority: -1\n' \
+			>"$R/etc/apt/preferences.d/hostlab-no-systemd-sysv"
+	fi
+	echo "$K_HOSTNAME" >"$R/etc/hostname"
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+		"$K_HOSTNAME" >"$R/etc/hosts"
+	mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+	if [ -n "$CACHE" ]; then mount --bind "$CACHE" "$R/var/cache/apt/archives"; fi
+	local run=(chroot "$R" env -i "$IN_PATH" DEBIAN_FRONTEND=noninteractive LC_ALL=C)
+	"${run[@]}" apt-get -q update
+	# shellcheck disable=SC2086
+	"${run[@]}" apt-get -q -y --no-install-recommends install $K_PACKAGES
+	step "apt-get install daemons:"
+
+	# 3. a plain login user, for running the collector as non-root
+	"${run[@]}" adduser --quiet --disabled-password --gecos 'hostlab user' --uid 1000 labuser
+
+	# 4. init-system specific configuration and checks
+	local s
+	if [ "$K_INIT" = sysv ]; then
+		# lo comes up at boot through ifupdown (the only interface: private net ns)
+		grep -q '^auto lo' "$R/etc/network/interfaces" ||
+			printf '\nauto lo\niface lo inet loopback\n' >>"$R/etc/network/interfaces"
+		# no ttys in the container: gettys would respawn-fail forever
+		sed -i -E 's/^([0-9]+:[0-9]+:respawn:\/sbin\/getty)/#\1/' "$R/etc/inittab"
+		[ "$("${run[@]}" dpkg-query -W -f '${Status}' systemd-sysv 2>/dev/null || true)" != "install ok installed" ] ||
+			{ echo "systemd-sysv got installed"; exit 1; }
+		case $("${run[@]}" dpkg -S /sbin/init) in sysvinit-core:*) ;; *) echo "/sbin/init is not sysvinit's"; exit 1 ;; esac
+		for s in $K_SERVICES; do
+			[ -x "$R/etc/init.d/$s" ] || { echo "no init script /etc/init.d/$s"; exit 1; }
+			if ! ls "$R/etc/rc2.d/S"[0-9][0-9]"$s" >/dev/null 2>&1; then
+				"${run[@]}" update-rc.d "$s" defaults
+				"${run[@]}" update-rc.d "$s" enable
+			fi
+			ls "$R/etc/rc2.d/S"[0-9][0-9]"$s" >/dev/null 2>&1 || { echo "$s does not start in runlevel 2"; exit 1; }
+		done
+		"${run[@]}" python2.7 -c 'import sys; print sys.version' >/dev/null
+	else
+		[ "$(readlink "$R/sbin/init")" = /lib/systemd/systemd ] || { echo "/sbin/init is not systemd"; exit 1; }
+		for s in $K_SERVICES; do
+			[ "$("${run[@]}" systemctl is-enabled "$s.service" 2>/dev/null || true)" = enabled ] ||
+				"${run[@]}" systemctl enable "$s.service"
+		done
+		"${run[@]}" python3 -c 'import sys; print(sys.version)' >/dev/null
+	fi
+
+	# 5. tidy up: no build-time policy, no downloaded .debs in the root
+	rm -f "$R/usr/sbin/policy-rc.d"
+	if [ -n "$CACHE" ]; then umount "$R/var/cache/apt/archives"; fi
+	"${run[@]}" apt-get -q clean
+	rm -f "$R"/var/cache/apt/*.bin
+	umount "$R/proc"
+	step "configure and check:"
+}
+
+# ---------------------------------------------------------------- boot
+
+cmd_boot() {
+	[ $# -eq 1 ] || usage_die "boot needs DIR"
+	need_root
+	set_root "$1"
+	need_ready_root
+	local rc=0
+	load_state || rc=$?
+	case $rc in
+	0) die "$ROOT is already booted (init pid $S_INIT); stop it first" ;;
+	2) note "cleaning up stale state of an earlier boot"; teardown ;;
+	esac
+	need_cmds unshare nsenter setsid mkfifo
+	mkdir -p "$STATE_DIR"
+	exec 9>"$STATE_DIR/lock"
+	flock -n 9 || die "another $PROG boot/stop is working on $ROOT"
+
+	local t0
+	t0=$(now)
+	# From here on a failure (or ^C) must not leave a half-booted host behind.
+	trap 'teardown_quiet' EXIT
+	trap 'exit 1' INT TERM
+	if [ "$K_INIT" = sysv ]; then launch_sysv; else launch_systemd; fi
+	wait_ready "$t0"
+	trap - EXIT INT TERM
+	state_write "$(cat "$STATE_FILE" | grep -v '^status=')" "status=running"
+	note "booted $KIND from $ROOT in $(since "$t0") s (init pid $S_INIT; console log $STATE_DIR/console.log)"
+}
+
+# Wait (bounded) for a process to become a given state; prints nothing.
+# wait_for SECONDS CMD...: retry CMD every 0.05 s until it succeeds.
+wait_for() {
+	local deadline
+	deadline=$(( $(date +%s) + $1 )); shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# The first child of a process (nspawn's and unshare's child is the host's PID 1).
+first_child() { local c; c=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || return 1; c=${c%% *}; [ -n "$c" ] && echo "$c"; }
+
+# SysV: init in new user (identity-mapped 0..65535), mount, pid, uts, ipc and
+# net namespaces.  Same method as /work/shared/recipes/ns-launch.sh: the
+# unshare --user process waits on a fifo until we have written its uid/gid
+# maps, then execs the second unshare, whose child (__sysv-pid1) builds /dev,
+# /proc, /sys, /run, pivots into the root and execs /sbin/init 2.
+launch_sysv() {
+	local fifo=$STATE_DIR/go.fifo log=$STATE_DIR/console.log
+	: >"$log"
+	rm -f "$fifo"; mkfifo -m 600 "$fifo"
+	setsid unshare --user /bin/sh -c 'read _ < "$0"; rm -f "$0"; exec "$@"' "$fifo" \
+		unshare --mount --propagation private --pid --fork --uts --ipc --net \
+		"$SELF" __sysv-pid1 "$ROOT" "$log" \
+		</dev/null >"$STATE_DIR/launcher.log" 2>&1 9>&- &
+	local u=$!
+	userns_moved() { [ "$(readlink "/proc/$u/ns/user" 2>/dev/null)" != "$(readlink /proc/self/ns/user)" ] || ! kill -0 "$u" 2>/dev/null; }
+	wait_for 10 userns_moved || { kill -KILL "$u" 2>/dev/null || true; die "boot: unshare --user did not start (see $STATE_DIR/launcher.log)"; }
+	kill -0 "$u" 2>/dev/null || die "boot: unshare --user failed: $(tail -n 3 "$STATE_DIR/launcher.log" | tr '\n' ' ')"
+	echo '0 0 65536' >"/proc/$u/uid_map"
+	echo '0 0 65536' >"/proc/$u/gid_map"
+	# record the launcher before releasing it, so teardown can always find it
+	S_LAUNCHER=$u; S_LAUNCHER_START=$(proc_start "$u")
+	state_write kind="$KIND" root="$ROOT" launcher_pid="$u" launcher_start="$S_LAUNCHER_START" status=booting
+	echo go >"$fifo"
+	find_init "$u"
+	state_write kind="$KIND" root="$ROOT" launcher_pid="$u" launcher_start="$S_LAUNCHER_START" \
+		init_pid="$S_INIT" init_start="$S_INIT_START" pidns="$S_PIDNS" status=booting
+}
+
+# find_init LAUNCHER: wait until the launcher's child has exec'd the real
+# init (comm "init"/"systemd" in its own namespaces) and set S_INIT*.
+find_init() {
+	local l=$1
+	S_INIT=
+	init_up() {
+		kill -0 "$l" 2>/dev/null || return 0
+		S_INIT=$(first_child "$l") || return 1
+		target_ok "$S_INIT"
+	}
+	wait_for 20 init_up || true
+	if [ -z "$S_INIT" ] || ! target_ok "$S_INIT"; then
+		tail -n 20 "$STATE_DIR/console.log" "$STATE_DIR/launcher.log" >&2 2>/dev/null || true
+		teardown_quiet
+		die "boot: the init of $ROOT did not start (logs in $STATE_DIR)"
+	fi
+	S_INIT_START=$(proc_start "$S_INIT")
+	S_PIDNS=$(readlink "/proc/$S_INIT/ns/pid")
+}
+
+# __sysv-pid1 ROOT CONSOLE_LOG: PID 1 of the new namespaces (still this
+# script, running as root of the user namespace).  Builds a minimal container
+# /dev, /proc, /sys, /run under ROOT, pivots into it and execs /sbin/init 2.
+sysv_pid1() {
+	local R=$1 LOG=$2 p n
+	mount --make-rprivate /
+	mount --bind "$R" "$R"                      # pivot_root needs a mount point
+	mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+	for p in sys sysrq-trigger; do              # kernel-global knobs read-only, like nspawn ...
+		[ -e "$R/proc/$p" ] || continue
+		mount --bind "$R/proc/$p" "$R/proc/$p"; mount -o remount,bind,ro "$R/proc/$p"
+	done
+	mount --bind "$R/proc/sys/net" "$R/proc/sys/net"   # ... but net.* is namespaced: writable
+	mount -o remount,bind,rw "$R/proc/sys/net"
+	mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
+	mount -t tmpfs -o mode=755,size=64m,nosuid,nodev tmpfs "$R/run"
+	mount -t tmpfs -o mode=755,size=16m,nosuid tmpfs "$R/dev"
+	for n in null zero full random urandom tty; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
+	mkdir -p "$R/dev/pts" "$R/dev/shm" "$R/dev/mqueue"
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$R/dev/pts"
+	ln -s pts/ptmx "$R/dev/ptmx"
+	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
+	touch "$R/dev/console"; mount --bind "$LOG" "$R/dev/console"   # console -> a plain log file
+	ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"
+	ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
+	cd "$R"; mkdir -p .oldroot; pivot_root . .oldroot
+	# Drop from the bounding set what systemd-nspawn drops too (only the
+	# capabilities this root's setpriv knows: bullseye's has no perfmon, bpf,
+	# checkpoint_restore), then exec init.
+	exec /usr/bin/env -i container=migdiff-hostlab TERM=linux "$IN_PATH" /bin/sh -c '
+		umount -l /.oldroot && rmdir /.oldroot
+		drop=""
+		for c in sys_rawio sys_module sys_time sys_pacct mac_admin mac_override syslog wake_alarm block_suspend audit_read perfmon bpf checkpoint_restore; do
+			setpriv --list-caps | grep -qx "$c" && drop="$drop,-$c"
+		done
+		exec setpriv --bounding-set "${drop#,}" /sbin/init 2' hostlab-pid1
+}
+
+# cgroup directories of this process in the hierarchies systemd-nspawn uses:
+# the cgroup2 one and the v1 name=systemd one (whichever are mounted).
+nspawn_cgroup_parents() {
+	local mp opts path
+	# mountinfo: ... MOUNTPOINT ... - FSTYPE SOURCE SUPEROPTS
+	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") break;
+	       if ($(i+1) == "cgroup2") print "2", $5;
+	       else if ($(i+1) == "cgroup" && $(i+3) ~ /(^|,)name=systemd(,|$)/) print "1", $5 }' /proc/self/mountinfo |
+	while read -r v mp; do
+		if [ "$v" = 2 ]; then path=$(sed -n 's/^0:://p' /proc/self/cgroup)
+		else path=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup); fi
+		[ -n "$path" ] && echo "${mp%/}${path%/}"
+	done
+}
+
+# systemd: systemd-nspawn, in a cgroup of its own so that its "payload" and
+# "supervisor" sub-cgroups do not collide with another booted host and can be
+# removed afterwards.
+launch_systemd() {
+	need_cmds systemd-nspawn
+	local machine="hl-$ID" cgs="" d
+	for d in $(nspawn_cgroup_parents); do cgs="$cgs${cgs:+,}$d/migdiff-hostlab-$ID"; done
+	[ -n "$cgs" ] || die "boot: found no cgroup hierarchy for systemd-nspawn"
+	: >"$STATE_DIR/console.log"
+	state_write kind="$KIND" root="$ROOT" machine="$machine" cgroups="$cgs" status=booting
+	setsid "$SELF" __nspawn "$ROOT" "$machine" "$cgs" \
+		</dev/null >"$STATE_DIR/console.log" 2>&1 9>&- &
+	local n=$!
+	S_LAUNCHER=$n; S_LAUNCHER_START=$(proc_start "$n") || S_LAUNCHER_START=gone
+	state_write kind="$KIND" root="$ROOT" machine="$machine" cgroups="$cgs" \
+		launcher_pid="$n" launcher_start="$S_LAUNCHER_START" status=booting
+	find_init "$n"
+	state_write kind="$KIND" root="$ROOT" machine="$machine" cgroups="$cgs" \
+		launcher_pid="$n" launcher_start="$S_LAUNCHER_START" \
+		init_pid="$S_INIT" init_start="$S_INIT_START" pidns="$S_PIDNS" status=booting
+}
+
+# __nspawn ROOT MACHINE CGDIRS: move into our own cgroups, exec systemd-nspawn.
+nspawn_exec() {
+	local R=$1 machine=$2 d
+	for d in $(printf '%s' "$3" | tr ',' ' '); do mkdir -p "$d"; echo $$ >"$d/cgroup.procs"; done
+	# --register=no/--keep-unit: no systemd-machined or PID-1 systemd needed here.
+	# --resolv-conf/--timezone=off, --link-journal=no: leave the root and this
+	# machine's /var/log/journal untouched.
+	exec systemd-nspawn -D "$R" -b --register=no --keep-unit --private-network \
+		--console=pipe --machine="$machine" --link-journal=no \
+		--resolv-conf=off --timezone=off
+}
+
+# Readiness probes, run inside the host: "$1" = processes, "$2" = TCP ports.
+PROBE_COMMON='
+for p in $1; do pgrep -x "$p" >/dev/null || { echo "no $p process yet"; exit 1; }; done
+for port in $2; do [ -n "$(ss -Hnlt "sport = :$port")" ] || { echo "nothing listens on TCP port $port yet"; exit 1; }; done
+exit 0'
+PROBE_SYSV='
+rl=$(runlevel 2>/dev/null) || rl=""
+[ "$rl" = "N 2" ] || { echo "runlevel says \"${rl:-nothing}\", want \"N 2\""; exit 1; }
+'"$PROBE_COMMON"
+PROBE_SYSTEMD='
+st=$(systemctl is-system-running 2>/dev/null) || true
+case $st in running|degraded) ;; *) echo "systemctl is-system-running: ${st:-no answer}"; exit 1 ;; esac
+'"$PROBE_COMMON"
+
+wait_ready() {
+	local t0=$1 probe msg="" deadline
+	if [ "$K_INIT" = sysv ]; then probe=$PROBE_SYSV; else probe=$PROBE_SYSTEMD; fi
+	deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
+	while :; do
+		if ! proc_is "$S_INIT" "$S_INIT_START"; then
+			tail -n 30 "$STATE_DIR/console.log" >&2 || true
+			teardown_quiet
+			die "boot: the init of $ROOT exited during boot (console log: $STATE_DIR/console.log)"
+		fi
+		if msg=$(in_host_root /bin/sh -c "$probe" probe "$K_PROCS" "$K_PORTS" 2>&1); then break; fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			tail -n 30 "$STATE_DIR/console.log" >&2 || true
+			teardown_quiet
+			die "boot of $ROOT timed out after $BOOT_TIMEOUT s: ${msg:-no answer} (console log: $STATE_DIR/console.log)"
+		fi
+		sleep 0.1
+	done
+	if [ "$K_INIT" = systemd ] && [ "$(in_host_root systemctl is-system-running 2>/dev/null || true)" = degraded ]; then
+		note "warning: $ROOT is up but degraded; failed units:"
+		in_host_root systemctl --failed --no-legend --no-pager >&2 || true
+	fi
+}
+
+# ---------------------------------------------------------------- stop / teardown
+
+cmd_stop() {
+	[ $# -eq 1 ] || usage_die "stop needs DIR"
+	need_root
+	set_root "$1"
+	local rc=0
+	load_state || rc=$?
+	if [ $rc = 1 ]; then
+		note "$ROOT is not booted; nothing to stop"
+		return 0
+	fi
+	mkdir -p "$STATE_DIR"
+	exec 9>"$STATE_DIR/lock"
+	flock -w "$STOP_TIMEOUT" 9 || die "another $PROG boot/stop is working on $ROOT"
+	if [ $rc = 2 ]; then
+		note "$ROOT was not running any more; cleaning up its leftovers"
+		teardown
+		return 0
+	fi
+	target_ok "$S_INIT" || die "$ROOT: recorded init pid $S_INIT does not look like the host's init; not touching it"
+	local t0 gone
+	t0=$(now)
+	if [ "$S_KIND" = sysv11 ]; then
+		# telinit 0: rc0 stops the daemons, then halt(8) -> reboot(2), which in
+		# a pid namespace just ends its init.  umount/remount of / fail
+		# harmlessly in the user namespace.
+		in_host_root telinit 0 || note "telinit 0 failed; will kill"
+	elif proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"; then
+		# nspawn turns SIGTERM into a clean poweroff of the container's systemd
+		kill -TERM "$S_LAUNCHER"
+	fi
+	init_gone() { ! proc_is "$S_INIT" "$S_INIT_START"; }
+	gone=yes
+	wait_for "$STOP_TIMEOUT" init_gone || gone=no
+	if [ $gone = no ]; then
+		note "warning: $ROOT did not shut down within $STOP_TIMEOUT s; killing it"
+		tail -n 15 "$STATE_DIR/console.log" >&2 || true
+	fi
+	teardown
+	if [ $gone = yes ]; then
+		note "stopped $ROOT in $(since "$t0") s"
+	else
+		die "$ROOT did not shut down cleanly within $STOP_TIMEOUT s (killed; console log: $STATE_DIR/console.log)"
+	fi
+}
+
+# teardown: kill whatever is left of the host recorded in the state file and
+# remove everything it left on this machine: processes (killing the pid
+# namespace's init kills the whole namespace; the mount, net, uts, ipc and
+# user namespaces go with their last process), nspawn's cgroup folders and
+# /run/systemd/nspawn entries, the fifo and the state file.  The console log
+# is kept for inspection until the next boot.
+teardown() {
+	[ -f "$STATE_FILE" ] && load_state || true
+	local pid
+	if proc_is "${S_INIT:-}" "${S_INIT_START:-}" && target_ok "$S_INIT"; then
+		kill -KILL "$S_INIT" 2>/dev/null || true
+		wait_for 10 eval '! proc_is "$S_INIT" "$S_INIT_START"' || note "warning: init $S_INIT survived SIGKILL"
+	fi
+	# stragglers in the host's pid namespace (should not exist once its init is dead)
+	if [ -n "${S_PIDNS:-}" ]; then
+		for pid in $(pids_in_pidns "$S_PIDNS"); do kill -KILL "$pid" 2>/dev/null || true; done
+	fi
+	# the launcher (unshare or systemd-nspawn) ends when its child has ended
+	if proc_is "${S_LAUNCHER:-}" "${S_LAUNCHER_START:-}"; then
+		wait_for 10 eval '! proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"' || {
+			note "warning: launcher $S_LAUNCHER still running; killing it"
+			kill -KILL "$S_LAUNCHER" 2>/dev/null || true
+			wait_for 5 eval '! proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"' || true
+		}
+	fi
+	# cgroups made by us (migdiff-hostlab-ID) and by nspawn below it
+	local d
+	for d in $(printf '%s' "${S_CGROUPS:-}" | tr ',' ' '); do
+		case $d in */migdiff-hostlab-*) ;; *) continue ;; esac   # only ever our own
+		[ -d "$d" ] || continue
+		for pid in $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+		wait_for 10 eval '[ -z "$(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]' || true
+		wait_for 5 eval 'find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; [ ! -d "$d" ]' ||
+			note "warning: could not remove cgroup $d"
+	done
+	if [ -n "${S_MACHINE:-}" ] && [ -d /run/systemd/nspawn ]; then
+		rm -rf "/run/systemd/nspawn/propagate/$S_MACHINE" "/run/systemd/nspawn/unix-export/$S_MACHINE"
+		# only if now empty: another nspawn may be using them
+		rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/locks /run/systemd/nspawn/unix-export 2>/dev/null || true
+		rmdir /run/systemd/nspawn 2>/dev/null || true
+	fi
+	rm -f "$STATE_DIR/go.fifo" "$STATE_FILE" "$STATE_FILE.new"
+}
+teardown_quiet() { teardown 2>/dev/null || true; }
+
+pids_in_pidns() {
+	local f
+	for f in /proc/[0-9]*/ns/pid; do
+		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] || continue
+		f=${f#/proc/}; echo "${f%%/*}"
+	done
+}
+
+cmd_status() {
+	[ $# -eq 1 ] || usage_die "status needs DIR"
+	set_root "$1"
+	local rc=0 kind=unbuilt
+	[ ! -f "$ROOT/.hostlab-ready" ] || kind=$(marker_kind "$ROOT")
+	load_state || rc=$?
+	case $rc in
+	0) echo "$ROOT: $S_KIND booted, ${S_STATUS:-?}, init pid $S_INIT, launcher pid $S_LAUNCHER" ;;
+	1) echo "$ROOT: $kind, not booted"; return 3 ;;
+	*) echo "$ROOT: $kind, not booted (stale state: run '$PROG stop $ROOT')"; return 3 ;;
+	esac
+}
+
+# ---------------------------------------------------------------- exec / collect
+
+cmd_exec() {
+	[ $# -ge 2 ] || usage_die "exec needs DIR CMD..."
+	need_root
+	set_root "$1"; shift
+	require_running
+	in_host "$@" || return $?
+}
+
+cmd_collect() {
+	[ $# -ge 4 ] || usage_die "collect needs DIR COLLECTOR.py PYTHON OUTDIR [ARGS...]"
+	need_root
+	set_root "$1"
+	local collector=$2 python=$3 outdir=$4
+	shift 4
+	[ -f "$collector" ] && [ -r "$collector" ] || die "collector $collector is not a readable file"
+	require_running
+	mkdir -p "$outdir" || die "cannot create $outdir"
+	outdir=$(realpath -- "$outdir")
+
+	# A clean /tmp/out owned by the user who runs the collector.
+	in_host_root /bin/sh -c 'rm -rf /tmp/out /tmp/migsnap.py && mkdir -m 0755 /tmp/out &&
+		cat >/tmp/migsnap.py && chmod 0644 /tmp/migsnap.py' <"$collector" ||
+		die "could not copy $collector into $ROOT"
+	if [ -n "${HOSTLAB_USER:-}" ]; then
+		in_host_root /bin/sh -c 'chown "$1:$(id -g "$1")" /tmp/out' sh "$HOSTLAB_USER" ||
+			die "no user $HOSTLAB_USER in $ROOT"
+	fi
+	# The collector's own stdout goes to our stderr: our stdout is the bundle paths.
+	local crc=0
+	in_host "$python" /tmp/migsnap.py -o /tmp/out "$@" </dev/null >&2 || crc=$?
+	local names name n=0
+	names=$(in_host_root /bin/sh -c 'cd /tmp/out && for f in *.tgz; do [ -f "$f" ] && echo "$f"; done; true')
+	for name in $names; do
+		case $name in */*|.*) continue ;; esac
+		in_host_root cat "/tmp/out/$name" >"$outdir/.$name.part"
+		mv -f "$outdir/.$name.part" "$outdir/$name"
+		echo "$outdir/$name"
+		n=$((n + 1))
+	done
+	in_host_root rm -rf /tmp/out /tmp/migsnap.py || true
+	[ $crc = 0 ] || note "warning: the collector exited with status $crc"
+	[ $n -gt 0 ] || die "the collector (exit status $crc) wrote no *.tgz into /tmp/out"
+	return $crc
+}
+
+# ---------------------------------------------------------------- chroot-run
+
+cmd_chroot_run() {
+	[ $# -ge 2 ] || usage_die "chroot-run needs DIR CMD..."
+	need_root
+	set_root "$1"; shift
+	[ -x "$ROOT/bin/sh" ] || die "$ROOT does not look like a root file system (no /bin/sh)"
+	# See DANGER at the top: an init here would be PID 1 without a user namespace.
+	case ${1##*/} in
+	init|systemd|telinit|shutdown|halt|poweroff|reboot|runlevel-*) die "chroot-run refuses to run '$1' (an init must run via '$PROG boot')" ;;
+	esac
+	need_cmds unshare chroot
+	unshare --mount --propagation private --pid --fork --net --uts --ipc \
+		"$SELF" __chroot-inner "$ROOT" "$@" || return $?
+}
+
+# __chroot-inner ROOT CMD...: PID 1 of the private namespaces; CMD runs as its child.
+chroot_inner() {
+	local R=$1; shift
+	mount --make-rprivate /
+	mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+	if command -v ip >/dev/null; then ip link set lo up; fi
+	[ ! -s "$R/etc/hostname" ] || hostname "$(head -n1 "$R/etc/hostname")"
+	local rc=0
+	if [ -n "${HOSTLAB_USER:-}" ]; then
+		chroot "$R" env -i "$IN_PATH" /bin/sh -c "$AS_USER_SH" hostlab-as-user "$HOSTLAB_USER" "$@" || rc=$?
+	else
+		chroot "$R" env -i "$IN_PATH" "$@" || rc=$?
+	fi
+	exit $rc
+}
+
+# ---------------------------------------------------------------- main
+
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+cmd=$1; shift
+case $cmd in
+-h|--help|help) usage ;;
+mkroot)      cmd_mkroot "$@" ;;
+boot)        cmd_boot "$@" ;;
+exec)        cmd_exec "$@" ;;
+collect)     cmd_collect "$@" ;;
+stop)        cmd_stop "$@" ;;
+status)      cmd_status "$@" ;;
+chroot-run)  cmd_chroot_run "$@" ;;
+# internal entry points (run in new namespaces by the commands above)
+__build)        build_inner "$@" ;;
+__sysv-pid1)    sysv_pid1 "$@" ;;
+__nspawn)       nspawn_exec "$@" ;;
+__chroot-inner) chroot_inner "$@" ;;
+*) usage_die "unknown command '$cmd'" ;;
+esac
