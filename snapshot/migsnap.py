@@ -236,6 +236,8 @@ class Result(object):
         self.argv = None
         self.executable = None
         self.raw = []
+        self.warnings = 0
+        self.parse_error = None
 
     def parser_input(self):
         """What the parser reads: the stdout or file text; for a glob, [(path, text)]."""
@@ -1094,12 +1096,17 @@ def parse_systemctl_unit_files(text):
     return out, w.result()
 
 
-_DEP_ROW = re.compile("^(?P<prefix>[\\s*|`" + _BULLETS + _TREE + "-]*?)(?P<unit>[^\\s" + _TREE + r"]+\.[a-z]+)\s*$")
-_DEP_BULLET = re.compile("^\\s*[*" + _BULLETS + "]\\s")
+# A tree row: an optional state bullet, then continuation columns ("| " or "  ") and a connector
+# ("|-", "`-"; drawn as box characters in a UTF-8 locale), then the unit.
+_V, _TEE, _ELBOW, _H = _TREE
+_DEP_ROW = re.compile("^(?P<bullet>\\s*[*" + _BULLETS + "]\\s)?"
+                      "(?P<tree>(?:[|" + _V + " ] )*[|`" + _TEE + _ELBOW + "][-" + _H + "])?"
+                      r"(?P<unit>\S+\.[a-z]+)\s*$")
 
 
 def parse_systemctl_dependencies(text):
-    """`systemctl list-dependencies --no-pager TARGET`: a tree drawn with "├─", "└─" and "│".
+    """`systemctl list-dependencies --no-pager TARGET`: a tree drawn with "├─", "└─" and "│"
+    (or "|-", "`-" and "|" outside a UTF-8 locale, as under the collector's LC_ALL=C).
 
     Returns [{"unit", "depth", "parent"}]; the root has depth 0 and parent None.
     """
@@ -1113,8 +1120,7 @@ def parse_systemctl_dependencies(text):
         if not m:
             w.line(n, line)
             continue
-        prefix = _DEP_BULLET.sub("", m.group("prefix"))
-        depth = 0 if not m.group("prefix") else len(prefix) // 2
+        depth = len(m.group("tree")) // 2 if m.group("tree") else 0
         del stack[depth:]
         parent = stack[-1] if stack else None
         while len(stack) < depth:
@@ -2033,7 +2039,7 @@ def run_parser(capture, text_or_files):
     return globals()[capture.parser](text_or_files)
 
 
-def parse_results(results):
+def run_parsers(results):
     """{id: {"data", "warnings"}} for parsed.json, and {id: data} of complete entries for normalize()."""
     parsed, complete = {}, {}
     for result in results:
@@ -2060,8 +2066,7 @@ def manifest_entry(result):
         "id": c.id, "section": c.section, "kind": c.kind, "parser": c.parser, "source": c.describe(),
         "argv": result.argv, "executable": result.executable, "status": result.status,
         "exit_code": result.exit_code, "error": result.error, "duration": result.duration,
-        "truncated": result.truncated, "warnings": getattr(result, "warnings", 0),
-        "parse_error": getattr(result, "parse_error", None),
+        "truncated": result.truncated, "warnings": result.warnings, "parse_error": result.parse_error,
         "files": [{"name": name, "role": role, "path": path, "size": len(data), "sha256": sha256_hex(data)}
                   for name, role, path, data in result.raw],
     }
@@ -2076,8 +2081,8 @@ def summarize(results):
         "entries": len(results),
         "commands": len([r for r in results if r.capture.kind == CMD]),
         "statuses": counts,
-        "parse_warnings": sum(getattr(r, "warnings", 0) for r in results),
-        "parse_errors": len([r for r in results if getattr(r, "parse_error", None)]),
+        "parse_warnings": sum(r.warnings for r in results),
+        "parse_errors": len([r for r in results if r.parse_error]),
     }
 
 
@@ -2093,7 +2098,7 @@ def lost_notes(euid):
 
 def build_members(results, meta):
     """All bundle files as [(name, bytes)], manifest last."""
-    parsed, complete = parse_results(results)
+    parsed, complete = run_parsers(results)
     snapshot = normalize(complete)
     snapshot["collector_version"] = __version__
     members = []

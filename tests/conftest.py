@@ -47,3 +47,13 @@ def host_bundle(tmp_path_factory) -> Path:
     proc = run_collector(out)
     assert proc.returncode == 0, proc.stderr
     return only_bundle(out)
+
+
+@pytest.fixture(scope="session")
+def sample_pair() -> tuple[Path, Path]:
+    """The two committed sample bundles: a SysV Debian 11 host and a systemd Debian 12 host."""
+    sysv = sorted(SAMPLES.glob("*sysv*.tgz"))
+    systemd = sorted(SAMPLES.glob("*systemd*.tgz"))
+    if not sysv or not systemd:
+        pytest.fail("sample_bundles/ lacks the SysV and systemd bundles (see sample_bundles/README.md)")
+    return sysv[0], systemd[0]

@@ -16,6 +16,8 @@
 # an init for the same reason.
 #
 # Run `hostlab.sh --help` for the subcommands.  Needs root.
+# Shell snippets run inside the hosts are single-quoted on purpose:
+# shellcheck disable=SC2016
 set -eu
 set -o pipefail
 
@@ -73,7 +75,7 @@ EOF
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 note() { echo "$PROG: $*" >&2; }
-usage_die() { echo "$PROG: error: $*" >&2; echo "usage: $PROG COMMAND ARGS... (see $PROG --help)" >&2; exit 2; }
+usage_die() { echo "$PROG: error: $* (see $PROG --help)" >&2; exit 2; }
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
 need_cmds() {
 	local c
@@ -133,7 +135,7 @@ set_root() {
 	ROOT=$(realpath -m -- "$1")
 	[ "$ROOT" != / ] || die "refusing to use / as a host root"
 	local base hash
-	base=$(basename -- "$ROOT" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | cut -c1-40)
+	base=$(basename -- "$ROOT" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9\n' '-' | cut -c1-40)
 	hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)
 	ID="$base-$hash"
 	STATE_DIR=$STATE_BASE/$ID
@@ -149,12 +151,14 @@ need_ready_root() {
 
 # Start time (clock ticks since boot) of a process: together with the pid it
 # identifies the process, so a recycled pid is never mistaken for ours.
+# A zombie (exited, not yet reaped) counts as gone.
 proc_start() {
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	s=${s##*) }
 	# shellcheck disable=SC2086
 	set -- $s
+	[ "$1" != Z ] || return 1
 	echo "${20}"
 }
 proc_is() { [ -n "$1" ] && [ "$(proc_start "$1" 2>/dev/null)" = "$2" ]; }
@@ -358,6 +362,11 @@ build_inner() {
 		"${run[@]}" python2.7 -c 'import sys; print sys.version' >/dev/null
 	else
 		[ "$(readlink "$R/sbin/init")" = /lib/systemd/systemd ] || { echo "/sbin/init is not systemd"; exit 1; }
+		# the journal is persistent (/var/log/journal); every unclean stop
+		# leaves an 8 MB file behind, so cap it for a root that is reused
+		mkdir -p "$R/etc/systemd/journald.conf.d"
+		printf '# hostlab: keep a reused root small\n[Journal]\nSystemMaxUse=32M\n' \
+			>"$R/etc/systemd/journald.conf.d/hostlab.conf"
 		for s in $K_SERVICES; do
 			[ "$("${run[@]}" systemctl is-enabled "$s.service" 2>/dev/null || true)" = enabled ] ||
 				"${run[@]}" systemctl enable "$s.service"
@@ -400,7 +409,7 @@ cmd_boot() {
 	if [ "$K_INIT" = sysv ]; then launch_sysv; else launch_systemd; fi
 	wait_ready "$t0"
 	trap - EXIT INT TERM
-	state_write "$(cat "$STATE_FILE" | grep -v '^status=')" "status=running"
+	state_write "$(grep -v '^status=' "$STATE_FILE")" "status=running"
 	note "booted $KIND from $ROOT in $(since "$t0") s (init pid $S_INIT; console log $STATE_DIR/console.log)"
 }
 
@@ -507,7 +516,7 @@ sysv_pid1() {
 # cgroup directories of this process in the hierarchies systemd-nspawn uses:
 # the cgroup2 one and the v1 name=systemd one (whichever are mounted).
 nspawn_cgroup_parents() {
-	local mp opts path
+	local v mp path
 	# mountinfo: ... MOUNTPOINT ... - FSTYPE SOURCE SUPEROPTS
 	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") break;
 	       if ($(i+1) == "cgroup2") print "2", $5;
@@ -622,6 +631,11 @@ cmd_stop() {
 	elif proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"; then
 		# nspawn turns SIGTERM into a clean poweroff of the container's systemd
 		kill -TERM "$S_LAUNCHER"
+	else
+		# nspawn is gone (killed?) but the container lives on: ask its systemd
+		# directly, with the signal nspawn would have sent (SIGRTMIN+3 = halt)
+		note "systemd-nspawn of $ROOT is gone; halting its systemd directly"
+		kill -s SIGRTMIN+3 "$S_INIT"
 	fi
 	init_gone() { ! proc_is "$S_INIT" "$S_INIT_START"; }
 	gone=yes
@@ -645,7 +659,7 @@ cmd_stop() {
 # /run/systemd/nspawn entries, the fifo and the state file.  The console log
 # is kept for inspection until the next boot.
 teardown() {
-	[ -f "$STATE_FILE" ] && load_state || true
+	if [ -f "$STATE_FILE" ]; then load_state || true; fi
 	local pid
 	if proc_is "${S_INIT:-}" "${S_INIT_START:-}" && target_ok "$S_INIT"; then
 		kill -KILL "$S_INIT" 2>/dev/null || true
@@ -655,6 +669,9 @@ teardown() {
 	if [ -n "${S_PIDNS:-}" ]; then
 		for pid in $(pids_in_pidns "$S_PIDNS"); do kill -KILL "$pid" 2>/dev/null || true; done
 	fi
+	# An init whose parent is gone stays a zombie until this machine's PID 1
+	# reaps it; give that a moment so that nothing is seen left over.
+	wait_reaped "${S_INIT:-}"
 	# the launcher (unshare or systemd-nspawn) ends when its child has ended
 	if proc_is "${S_LAUNCHER:-}" "${S_LAUNCHER_START:-}"; then
 		wait_for 10 eval '! proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"' || {
@@ -663,23 +680,32 @@ teardown() {
 			wait_for 5 eval '! proc_is "$S_LAUNCHER" "$S_LAUNCHER_START"' || true
 		}
 	fi
+	wait_reaped "${S_LAUNCHER:-}"
 	# cgroups made by us (migdiff-hostlab-ID) and by nspawn below it
 	local d
 	for d in $(printf '%s' "${S_CGROUPS:-}" | tr ',' ' '); do
 		case $d in */migdiff-hostlab-*) ;; *) continue ;; esac   # only ever our own
 		[ -d "$d" ] || continue
-		for pid in $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
+			while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
 		wait_for 10 eval '[ -z "$(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]' || true
 		wait_for 5 eval 'find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; [ ! -d "$d" ]' ||
 			note "warning: could not remove cgroup $d"
 	done
 	if [ -n "${S_MACHINE:-}" ] && [ -d /run/systemd/nspawn ]; then
 		rm -rf "/run/systemd/nspawn/propagate/$S_MACHINE" "/run/systemd/nspawn/unix-export/$S_MACHINE"
+		# nspawn's lock on the root directory (left behind if nspawn was killed)
+		rm -f "/run/systemd/nspawn/locks/inode-$(stat -c '%d:%i' "$ROOT")"
 		# only if now empty: another nspawn may be using them
 		rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/locks /run/systemd/nspawn/unix-export 2>/dev/null || true
 		rmdir /run/systemd/nspawn 2>/dev/null || true
 	fi
 	rm -f "$STATE_DIR/go.fifo" "$STATE_FILE" "$STATE_FILE.new"
+}
+wait_reaped() {   # a zombie whose parent has gone waits for this machine's PID 1
+	local zpid=$1
+	[ -n "$zpid" ] || return 0
+	wait_for 10 eval '! grep -qs "^$zpid (.*) Z " "/proc/$zpid/stat"' || true
 }
 teardown_quiet() { teardown 2>/dev/null || true; }
 
@@ -720,7 +746,7 @@ cmd_collect() {
 	set_root "$1"
 	local collector=$2 python=$3 outdir=$4
 	shift 4
-	[ -f "$collector" ] && [ -r "$collector" ] || die "collector $collector is not a readable file"
+	{ [ -f "$collector" ] && [ -r "$collector" ]; } || die "collector $collector is not a readable file"
 	require_running
 	mkdir -p "$outdir" || die "cannot create $outdir"
 	outdir=$(realpath -- "$outdir")
@@ -785,7 +811,7 @@ chroot_inner() {
 
 # ---------------------------------------------------------------- main
 
-[ $# -ge 1 ] || { usage >&2; exit 2; }
+[ $# -ge 1 ] || usage_die "no command given"
 cmd=$1; shift
 case $cmd in
 -h|--help|help) usage ;;

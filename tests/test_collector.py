@@ -1,0 +1,272 @@
+"""The collector, run for real: on this machine, under every Python here, and when things go wrong."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import migsnap
+from conftest import COLLECTOR, bundle_documents, only_bundle, run_collector
+from migdiff import schema
+from migdiff.bundle import read_bundle
+from migdiff.validate import validate
+
+PYENV = Path(os.path.expanduser("~root/.pyenv/versions"))
+INTERPRETERS = sorted(PYENV.glob("*/bin/python")) if PYENV.is_dir() else []
+
+
+def assert_valid(path: Path) -> dict:
+    result = validate(read_bundle(str(path)))
+    assert result.ok, result.reasons
+    return bundle_documents(path)
+
+
+def test_list_prints_the_table_and_runs_nothing(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(COLLECTOR), "--list"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "SECTION", "KIND", "PARSER"]
+    assert [line.split()[0] for line in lines[1:]] == [c.id for c in migsnap.captures()]
+    assert "ss -nlpaxtudw" in proc.stdout and "/etc/rc[0-6S].d/*" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_and_help() -> None:
+    out = subprocess.run([sys.executable, str(COLLECTOR), "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and migsnap.__version__ in out.stdout
+    help_text = subprocess.run([sys.executable, str(COLLECTOR), "--help"], capture_output=True, text=True).stdout
+    for option in ("--list", "--output", "--timeout", "--max-output", "--jobs", "--skip", "--quiet"):
+        assert option in help_text
+
+
+def test_run_on_this_machine_writes_a_valid_bundle(host_bundle: Path) -> None:
+    docs = assert_valid(host_bundle)
+    manifest, snapshot = docs["manifest.json"], docs["snapshot.json"]
+    assert [e["id"] for e in manifest["entries"]] == [c.id for c in migsnap.captures()]
+    assert manifest["euid"] == os.geteuid()
+    assert snapshot["system"]["kernel_release"] == os.uname().release
+    assert snapshot["system"]["arch"] == os.uname().machine
+    assert any(p["name"] == "dpkg" for p in snapshot["packages"]) or not shutil.which("dpkg")
+    with tarfile.open(host_bundle) as tar:
+        names = tar.getnames()
+        top = names[0].split("/")[0]
+        assert all(n == top or n.startswith(top + "/") for n in names)
+        uname = tar.extractfile(f"{top}/raw/uname-r.out").read()
+    assert uname.decode().strip() == os.uname().release
+    assert host_bundle.stat().st_mode & 0o077 == 0, "a bundle describes the host: not world-readable"
+
+
+def test_bundle_is_not_half_written_and_names_the_host(host_bundle: Path) -> None:
+    assert host_bundle.name.startswith("migsnap-") and host_bundle.suffix == ".tgz"
+    assert not list(host_bundle.parent.glob(".migsnap-*"))
+
+
+@pytest.mark.parametrize("python", INTERPRETERS, ids=[p.parent.parent.name for p in INTERPRETERS])
+def test_runs_under_every_interpreter_here(python: Path, tmp_path: Path) -> None:
+    proc = run_collector(tmp_path, "-q", python=str(python))
+    assert proc.returncode == 0, proc.stderr
+    docs = assert_valid(only_bundle(tmp_path))
+    version = subprocess.run([str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                             capture_output=True, text=True).stdout.strip()
+    assert docs["manifest.json"]["python"]["version"] == version
+
+
+def test_interpreter_matrix_is_present() -> None:
+    if not PYENV.is_dir():
+        pytest.skip("no ~root/.pyenv/versions on this machine")
+    assert any(p.parent.parent.name.startswith("2.7") for p in INTERPRETERS)
+
+
+def test_vermin_finds_nothing_newer_than_python_2_6() -> None:
+    vermin = shutil.which("vermin") or str(Path(sys.executable).parent / "vermin")
+    if not Path(vermin).exists():
+        pytest.skip("vermin is not installed (pip install vermin)")
+    proc = subprocess.run([vermin, "--no-tips", "--violations", "-t=2.6-", "-t=3.0-", str(COLLECTOR)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_collector_imports_only_the_standard_library() -> None:
+    proc = subprocess.run([sys.executable, "-c", f"""
+import sys, runpy
+before = set(sys.modules)
+sys.argv = ['migsnap', '--version']
+try:
+    runpy.run_path({str(COLLECTOR)!r}, run_name='__main__')
+except SystemExit:
+    pass
+import sysconfig, os
+std = sysconfig.get_paths()['stdlib']
+bad = [m for m in set(sys.modules) - before
+       if getattr(sys.modules[m], '__file__', None) and 'site-packages' in sys.modules[m].__file__]
+print(bad)
+"""], capture_output=True, text=True)
+    assert proc.stdout.strip().endswith("[]"), proc.stdout + proc.stderr
+
+
+# --- the runner on hostile commands ------------------------------------------------------------
+
+def runner(timeout: float = 30, max_output: int = 1 << 20) -> migsnap.Runner:
+    return migsnap.Runner(timeout, max_output, migsnap.command_env(os.environ))
+
+
+def capture(argv: list[str]) -> migsnap.Capture:
+    return migsnap.Capture(("probe", "system", migsnap.CMD, argv, "parse_value"))
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child"
+    started = time.monotonic()
+    result = runner(timeout=1).run(capture(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; sleep 300"]))
+    assert time.monotonic() - started < 10
+    assert result.status == "timeout" and "killed" in result.error
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_output_is_capped_and_marked_truncated() -> None:
+    result = runner(max_output=100_000).run(capture(["yes", "migsnap"]))
+    out = [data for name, role, path, data in result.raw if role == "stdout"][0]
+    assert result.status == "truncated" and result.truncated
+    assert len(out) == 100_000
+
+
+def test_missing_command_is_recorded_not_fatal() -> None:
+    result = runner().run(capture(["no-such-command-migsnap"]))
+    assert result.status == "missing" and result.raw == []
+
+
+def test_nonzero_exit_keeps_the_output() -> None:
+    result = runner().run(capture(["sh", "-c", "echo partial; echo oops >&2; exit 3"]))
+    assert result.status == "failed" and result.exit_code == 3
+    assert [d for n, r, p, d in result.raw] == [b"partial\n", b"oops\n"]
+
+
+def test_commands_run_in_the_c_locale_without_pager() -> None:
+    result = runner().run(capture(["sh", "-c", "echo $LC_ALL $COLUMNS $SYSTEMD_PAGER. $PATH"]))
+    out = result.raw[0][3].decode()
+    assert out.startswith("C 512 .") and ":/sbin" in out and "/usr/sbin" in out
+
+
+# --- the collector as a whole, on a host that fights back ----------------------------------------
+
+def fake_bin(tmp_path: Path, scripts: dict[str, str]) -> dict:
+    """A PATH whose first directory shadows some commands with scripts."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, body in scripts.items():
+        script = bindir / name
+        script.write_text("#!/bin/sh\n" + body + "\n")
+        script.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    return env
+
+
+def test_hung_and_flooding_commands_end_in_a_valid_bundle(tmp_path: Path) -> None:
+    env = fake_bin(tmp_path, {"uname": "sleep 600", "hostname": "head -c 5000000 /dev/zero | tr '\\0' x"})
+    out = tmp_path / "out"
+    out.mkdir()
+    started = time.monotonic()
+    proc = run_collector(out, "--timeout", "2", "--max-output", "100000", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 30
+    docs = assert_valid(only_bundle(out))
+    status = {e["id"]: e for e in docs["manifest.json"]["entries"]}
+    assert status["uname-r"]["status"] == "timeout" and status["uname-a"]["status"] == "timeout"
+    assert status["hostname"]["status"] == "truncated" and status["hostname"]["truncated"]
+    assert status["hostname"]["files"][0]["size"] == 100000
+    assert "hostname" not in docs["snapshot.json"]["system"]["sources"], "cut output must not feed the snapshot"
+
+
+def test_skip_leaves_an_entry_out(tmp_path: Path) -> None:
+    proc = run_collector(tmp_path, "--skip", "ss-nlpaxtudw,lsof-nPi", "-q")
+    assert proc.returncode == 0
+    entries = {e["id"]: e for e in assert_valid(only_bundle(tmp_path))["manifest.json"]["entries"]}
+    assert entries["ss-nlpaxtudw"]["status"] == "skipped" and entries["lsof-nPi"]["status"] == "skipped"
+    bad = run_collector(tmp_path, "--skip", "nonsense")
+    assert bad.returncode == 2 and "no such entry" in bad.stderr
+
+
+@pytest.fixture
+def open_dir():
+    """A directory other users can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="migsnap-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_unwritable_output_directory_is_refused_before_anything_runs(open_dir: Path) -> None:
+    target = open_dir / "ro"
+    target.mkdir()
+    target.chmod(0o555)
+    env = dict(os.environ)
+    try:
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                               str(COLLECTOR), "-o", str(target)], capture_output=True, text=True, env=env)
+    finally:
+        target.chmod(0o755)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"migsnap: error: cannot write in {target}: Permission denied"
+    assert list(target.iterdir()) == []
+
+
+def test_existing_bundle_is_never_overwritten(tmp_path: Path) -> None:
+    existing = tmp_path / "keep.tgz"
+    existing.write_bytes(b"precious")
+    proc = run_collector(existing)
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert existing.read_bytes() == b"precious"
+
+
+def test_runs_as_an_unprivileged_user_and_says_what_is_lost(open_dir: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to nobody")
+    out = open_dir / "nobody"
+    out.mkdir()
+    out.chmod(0o777)
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                           str(COLLECTOR), "-o", str(out), "-q"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    manifest = assert_valid(only_bundle(out))["manifest.json"]
+    assert manifest["euid"] == 65534
+    assert any("not root" in note for note in manifest["lost"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_leaves_no_bundle_and_no_temp_file(tmp_path: Path, signum: int) -> None:
+    env = fake_bin(tmp_path, {"uname": "sleep 600"})
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, str(COLLECTOR), "-o", str(out), "--timeout", "120"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum)
+    assert "no bundle written" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []
+
+
+def test_raw_files_match_the_manifest_byte_for_byte(host_bundle: Path) -> None:
+    manifest = bundle_documents(host_bundle)["manifest.json"]
+    with tarfile.open(host_bundle) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        for entry in manifest["entries"]:
+            for record in entry["files"]:
+                data = tar.extractfile(f"{top}/{record['name']}").read()
+                assert hashlib.sha256(data).hexdigest() == record["sha256"]
+                if record["role"] == "file" and entry["kind"] == "file" and not record["path"].startswith("/proc"):
+                    assert data == Path(record["path"]).read_bytes()

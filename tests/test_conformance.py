@@ -1,0 +1,77 @@
+"""Conformance: every entry of the capture table has a parser, a schema entry and a golden fixture,
+and the committed schemas are exactly what the models generate."""
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+import migsnap
+from conftest import COLLECTOR, FIXTURES, REPO
+from migdiff import schema
+from migdiff.models import PARSER_MODELS
+
+CAPTURES = migsnap.captures()
+IDS = [c.id for c in CAPTURES]
+
+
+def test_ids_are_unique_and_name_files_safely() -> None:
+    assert len(IDS) == len(set(IDS))
+    for cid in IDS:
+        assert cid.replace("-", "").isalnum(), cid
+
+
+def test_the_table_has_one_entry_a_line() -> None:
+    source = COLLECTOR.read_text()
+    block = source[source.index("CAPTURES = ("):source.index("\n)\n", source.index("CAPTURES = ("))]
+    rows = [line for line in block.splitlines()[1:] if line.strip() and not line.strip().startswith("#")]
+    assert len(rows) == len(CAPTURES)
+    for row, capture in zip(rows, CAPTURES):
+        assert row.strip().startswith(f'("{capture.id}",'), row
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=IDS)
+def test_entry_has_a_pure_parser(capture: migsnap.Capture) -> None:
+    func = getattr(migsnap, capture.parser)
+    assert callable(func) and func.__doc__, f"{capture.parser} needs a docstring naming its command and shape"
+    empty = [] if capture.kind == migsnap.GLOB else ""
+    data, warnings = func(empty)
+    assert data in ({}, []) and warnings == []
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=IDS)
+def test_entry_has_a_schema_property(capture: migsnap.Capture) -> None:
+    assert capture.parser in PARSER_MODELS
+    entries = schema.load("parsed")["$defs"]["ParsedEntries"]["properties"]
+    assert capture.id in entries
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=IDS)
+def test_entry_has_a_golden_fixture(capture: migsnap.Capture) -> None:
+    assert list(FIXTURES.glob(f"*/{capture.id}.out")), f"no tests/fixtures/<system>/{capture.id}.out"
+
+
+def test_no_parser_model_is_orphaned() -> None:
+    assert set(PARSER_MODELS) == {c.parser for c in CAPTURES}
+    parsers = {name for name, _ in inspect.getmembers(migsnap, inspect.isfunction) if name.startswith("parse_")}
+    assert parsers == {c.parser for c in CAPTURES}, "a parse_ function no capture uses"
+
+
+@pytest.mark.parametrize("name", schema.SCHEMA_FILES)
+def test_committed_schema_matches_the_models(name: str) -> None:
+    committed = (REPO / "schemas" / f"{name}.schema.json").read_text()
+    assert committed == schema.render(name), f"schemas/{name}.schema.json is stale: run python -m migdiff.schema"
+
+
+def test_golden_outputs_follow_the_parsed_schema() -> None:
+    """The expected .json of every fixture validates as that entry of parsed.json."""
+    entries: dict[str, object] = {}
+    validator = schema.validator("parsed")
+    for expected in sorted(FIXTURES.glob("*/*.json")):
+        cid = expected.name[:-len(".json")]
+        doc = {"format": "migsnap-parsed", "format_version": 1, "entries": {cid: json.loads(expected.read_text())}}
+        errors = [f"{expected}: {e.json_path}: {e.message}" for e in validator.iter_errors(doc)]
+        assert not errors, errors[:5]
+        entries[cid] = True
+    assert set(entries) <= set(IDS)
