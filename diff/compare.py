@@ -49,6 +49,8 @@ def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref:
 
 # --- the walk shared by every section --------------------------------------------
 
+# describe(key, kind, a, b, field) -> one line; a and b are the whole views, except for
+# kind "changed", where they are the values of the field that changed.
 Describe = Callable[[str, str, Any, Any, str | None], str]
 
 
@@ -56,11 +58,12 @@ Compared = tuple[list[Change], int]
 
 
 def walk(section: str, src: dict[str, View], tgt: dict[str, View], describe: Describe,
-         include_identical: bool, expected: frozenset[str] = frozenset()) -> Compared:
+         include_identical: bool, expected: frozenset[str] = frozenset(),
+         order: Callable[[str], Any] | None = None) -> Compared:
     """Changes between two keyed maps, and how many records are identical (built only if asked)."""
     out = []
     identical = 0
-    for key in sorted(src.keys() | tgt.keys()):
+    for key in sorted(src.keys() | tgt.keys(), key=order):
         a, b = src.get(key), tgt.get(key)
         is_expected = key in expected
         if b is None:
@@ -115,6 +118,8 @@ def _show(value: Any) -> str:
 # --- system and init: one record of named facts -------------------------------------
 
 def _facts_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
+    if kind == "changed":
+        return f"{key}: {_show(a)} on source, {_show(b)} on target"
     va = _show(a["value"]) if a else "absent"
     vb = _show(b["value"]) if b else "absent"
     if kind == "identical":
@@ -221,22 +226,32 @@ def _port_views(snap: Snapshot) -> dict[str, View]:
     return views
 
 
-def _procs(view: Any) -> str:
-    return ", ".join(view["processes"]) if view and view["processes"] else "process unknown"
+def _procs(names: list[str]) -> str:
+    return ", ".join(names) if names else "process unknown"
 
 
 def _port_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
     if kind == "only-in-source":
-        return f"{key} ({_procs(a)}) listens on source, nothing on target"
+        return f"{key} ({_procs(a['processes'])}) listens on source, nothing on target"
     if kind == "only-in-target":
-        return f"{key} ({_procs(b)}) listens on target, nothing on source"
+        return f"{key} ({_procs(b['processes'])}) listens on target, nothing on source"
     if kind == "identical":
-        return f"{key} ({_procs(a)}) listens on both"
+        return f"{key} ({_procs(a['processes'])}) listens on both"
     return f"{key}: {_procs(a)} on source, {_procs(b)} on target"
 
 
+def _port_order(key: str) -> tuple[int, int, str]:
+    """tcp, then udp, then unix sockets; by port number, then address."""
+    if key.startswith("unix:"):
+        return (2, 0, key)
+    protocol, _, rest = key.partition("/")
+    address, _, port = rest.rpartition(":")
+    return (0 if protocol == "tcp" else 1, int(port) if port.isdigit() else 0, address)
+
+
 def compare_ports(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    return walk("ports", _port_views(source), _port_views(target), _port_describe, include_identical)
+    return walk("ports", _port_views(source), _port_views(target), _port_describe, include_identical,
+                order=_port_order)
 
 
 # --- packages ---------------------------------------------------------------------------------

@@ -1,0 +1,29 @@
+"""The diff of the two sample bundles, in every format, against stored expected output.
+
+Regenerate after a deliberate change with MIGDIFF_REGEN=1 and review the diff of tests/golden_diff/.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from migdiff.cli import app
+
+GOLDEN = Path(__file__).resolve().parent / "golden_diff"
+FORMATS = {"text": "sysv11-to-systemd12.txt", "json": "sysv11-to-systemd12.json",
+           "markdown": "sysv11-to-systemd12.md"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sample_diff_matches_golden(fmt: str, sample_pair) -> None:
+    a, b = sample_pair
+    result = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", fmt, "--width", "100"],
+                                env={"NO_COLOR": "1", "COLUMNS": "100"})
+    assert result.exit_code == 1, result.output
+    expected = GOLDEN / FORMATS[fmt]
+    if os.environ.get("MIGDIFF_REGEN"):
+        expected.write_text(result.stdout)
+    assert result.stdout == expected.read_text()
