@@ -39,6 +39,9 @@ class Format(str, enum.Enum):
     markdown = "markdown"
 
 
+PRESENTERS = {Format.text: "text", Format.json: "jsonout", Format.markdown: "markdown"}
+
+
 class Section(str, enum.Enum):
     system = "system"
     init = "init"
@@ -116,14 +119,20 @@ def _write_atomically(output: Path, text: str) -> None:
         raise
 
 
-def _render_text(render, obj, output: Path | None, width: int | None) -> None:
+def _present(what: str, obj: object, format: Format, output: Path | None, width: int | None) -> None:
+    """Hands a report ("diff" or "show") to the presenter of the format; text goes through rich."""
+    import importlib
+    module = importlib.import_module(f".present.{PRESENTERS[format]}", __package__)
+    render = getattr(module, f"render_{what}")
+    if format is not Format.text:
+        _emit(render(obj), output)
+        return
     import io
-    from .present.text import console_for
     if output is None:
-        render(obj, console_for(sys.stdout, to_file=False, width=width))
+        render(obj, module.console_for(sys.stdout, to_file=False, width=width))
         return
     buf = io.StringIO()
-    render(obj, console_for(buf, to_file=True, width=width or 120))
+    render(obj, module.console_for(buf, to_file=True, width=width or 120))
     _write_atomically(output, buf.getvalue())
 
 
@@ -169,15 +178,7 @@ def diff_command(
         b = open_host(str(target), limits, check=not no_validate)
         sections = [s.value for s in section] if section else list(SECTIONS)
         report = compare(a.snapshot, b.snapshot, a.ref, b.ref, sections, include_identical=not only_changes)
-        if format is Format.text:
-            from .present import text
-            _render_text(text.render_diff, report, output, width)
-        elif format is Format.json:
-            from .present import jsonout
-            _emit(jsonout.render_diff(report), output)
-        else:
-            from .present import markdown
-            _emit(markdown.render_diff(report), output)
+        _present("diff", report, format, output, width)
     raise typer.Exit(EXIT_DIFFERENT if report.differences else EXIT_SAME)
 
 
@@ -233,16 +234,7 @@ def show_command(
         if bad:
             raise UsageError(f"--section: unknown section {bad[0]!r}; choose from {', '.join(SHOW_SECTIONS)}")
         host = open_host(str(bundle), _limits(max_members, max_member_size, max_total_size), check=not no_validate)
-        req = requirements(host.ref, host.snapshot, chosen)
-        if format is Format.text:
-            from .present import text
-            _render_text(text.render_show, req, output, width)
-        elif format is Format.json:
-            from .present import jsonout
-            _emit(jsonout.render_show(req), output)
-        else:
-            from .present import markdown
-            _emit(markdown.render_show(req), output)
+        _present("show", requirements(host.ref, host.snapshot, chosen), format, output, width)
 
 
 @app.command("parse")
