@@ -40,7 +40,7 @@ class RawFile(Strict):
 class Entry(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-zA-Z0-9-]*$")
     section: Section
-    kind: Literal["cmd", "file", "glob", "links"]
+    kind: Literal["cmd", "file", "glob", "links", "procs"]
     parser: str = Field(pattern=r"^parse_[a-z0-9_]+$")
     source: str = Field(description="the command line or path(s), as --list shows it")
     argv: list[str] | None = Field(description="the argv run, globs expanded")
@@ -164,6 +164,9 @@ class PortProcess(Strict):
     name: str | None
     pid: int | None
     user: str | None
+    exe: str | None = Field(description="/proc/<pid>/exe")
+    unit: str | None = Field(description="the systemd service whose cgroup holds the process")
+    package: str | None = Field(description="the package that owns exe (dpkg -S, rpm -qf)")
 
 
 class Port(Strict):
@@ -454,6 +457,35 @@ class ApkRow(Strict):
     version: str
 
 
+class ListenProc(Strict):
+    pid: int
+    exe: str | None
+    comm: str | None
+    ppid: int | None
+    cgroup: str | None
+    unit: str | None
+    errors: list[str]
+
+
+class DpkgSearchRow(Strict):
+    packages: list[str]
+    path: str
+
+
+class RpmOwner(Strict):
+    name: str
+    epoch: str | None
+    version: str | None
+    release: str | None
+    arch: str | None
+    files: list[str]
+
+
+class RpmOwnersData(Strict):
+    packages: list[RpmOwner] = []
+    unowned: list[str] = []
+
+
 # The data each parser returns; test_conformance checks this covers every parser in the table.
 PARSER_MODELS: dict[str, Any] = {
     "parse_value": ValueData,
@@ -485,6 +517,9 @@ PARSER_MODELS: dict[str, Any] = {
     "parse_rpm_qa": list[RpmRow],
     "parse_rpm_qf": list[RpmRow],
     "parse_apk_info": list[ApkRow],
+    "parse_listen_procs": list[ListenProc],
+    "parse_dpkg_search": list[DpkgSearchRow],
+    "parse_rpm_owners": RpmOwnersData,
 }
 
 

@@ -77,7 +77,14 @@ _TREE = "".join(_uchr(c) for c in (0x2502, 0x251c, 0x2514, 0x2500))
 #        glob  every file matching the patterns, copied byte for byte
 #        links the entries matching the patterns, as "path<TAB>type<TAB>target"
 #              lines (os.readlink, not a command)
-CMD, FILE, GLOB, LINKS = "cmd", "file", "glob", "links"
+#        procs facts of each process that listens on a socket, as "pid<TAB>field<TAB>value"
+#              lines read from /proc/<pid> (exe link, comm, ppid, cgroup)
+# Two placeholders make later entries depend on earlier ones: PIDS are the processes the
+# socket listings name as listening, EXES their executables (read by the procs entry) with
+# their /usr-merged aliases.  Entries run in three stages: plain, then PIDS, then EXES.
+CMD, FILE, GLOB, LINKS, PROCS = "cmd", "file", "glob", "links", "procs"
+PIDS = "<each listening pid>"
+EXES = "<exe of each listening pid>"
 
 CAPTURES = (
     # id                           section     kind   source                                                                  parser
@@ -127,6 +134,9 @@ CAPTURES = (
     ("rpm-qa",                     "packages", CMD,   ["rpm", "-qa"],                                                         "parse_rpm_qa"),
     ("rpm-qa-qf",                  "packages", CMD,   ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"], "parse_rpm_qf"),
     ("apk-info",                   "packages", CMD,   ["apk", "info", "-v"],                                                  "parse_apk_info"),
+    ("listen-procs",               "ports",    PROCS, "/proc/" + PIDS + "/{exe,comm,stat,cgroup}",                            "parse_listen_procs"),
+    ("listen-dpkg-S",              "ports",    CMD,   ["dpkg", "-S", EXES],                                                   "parse_dpkg_search"),
+    ("listen-rpm-qf",              "ports",    CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", EXES], "parse_rpm_owners"),
 )
 
 # Facts recorded in every manifest so a reader knows what a run may have touched.
@@ -145,6 +155,15 @@ class Capture(object):
 
     def __init__(self, row):
         self.id, self.section, self.kind, self.source, self.parser = row
+
+    @property
+    def needs(self):
+        """Which earlier findings this entry works on: None, PIDS or EXES."""
+        if self.kind == PROCS:
+            return PIDS
+        if self.kind == CMD and EXES in self.source:
+            return EXES
+        return None
 
     def describe(self):
         if self.kind == CMD:
@@ -211,11 +230,14 @@ def which(name, path):
     return None
 
 
-def expand_argv(argv):
-    """Expand glob characters in arguments the way a shell would (sorted; kept literal if nothing matches)."""
+def expand_argv(argv, exes=None):
+    """Expand glob characters in arguments the way a shell would (sorted; kept literal if nothing
+    matches), and the EXES placeholder into the executables found."""
     out = []
     for arg in argv:
-        if arg != argv[0] and ("*" in arg or "[" in arg) and arg.startswith("/"):
+        if arg == EXES:
+            out.extend(exes or [])
+        elif arg != argv[0] and ("*" in arg or "[" in arg) and arg.startswith("/"):
             matches = sorted(glob.glob(arg))
             out.extend(matches or [arg])
         else:
@@ -238,6 +260,7 @@ class Result(object):
         self.raw = []
         self.warnings = 0
         self.parse_error = None
+        self.parsed = None  # (data, warnings) once parsed
 
     def parser_input(self):
         """What the parser reads: the stdout or file text; for a glob, [(path, text)]."""
@@ -260,7 +283,12 @@ def _fs_bytes(s):
     """A file-system string back to its bytes (Python 2 paths already are bytes)."""
     if isinstance(s, bytes):
         return s
-    return s.encode("utf-8", "surrogateescape")
+    return s.encode("utf-8", "strict" if PY2 else "surrogateescape")
+
+
+def _fs_text(s):
+    """A path from os.readlink as text on both Pythons."""
+    return s.decode("utf-8", "replace") if isinstance(s, bytes) else s
 
 
 def _os_error_status(exc):
@@ -291,21 +319,30 @@ class Runner(object):
         self._running = set()
         self.aborted = False
 
-    def run(self, capture):
+    def run(self, capture, inputs=None):
+        """Runs one capture; `inputs` maps PIDS / EXES to the values a dependent entry works on."""
         result = Result(capture)
         started = _clock()
         try:
-            self._run(capture, result)
+            needed = capture.needs
+            if needed and not (inputs or {}).get(needed):
+                result.status = "skipped"
+                result.error = "nothing to look at: no listening process found" if needed == PIDS \
+                    else "nothing to look at: no executable of a listening process could be read"
+            else:
+                self._run(capture, result, inputs or {})
         except Exception as exc:  # a bug here must cost one entry, not the bundle: recorded in the manifest
             result.status = "error"
             result.error = "collector error: %s: %s" % (type(exc).__name__, exc)
         result.duration = round(_clock() - started, 3)
         return result
 
-    def _run(self, capture, result):
+    def _run(self, capture, result, inputs):
         try:
             if capture.kind == CMD:
-                self._run_command(capture, result)
+                self._run_command(capture, result, inputs)
+            elif capture.kind == PROCS:
+                self._read_procs(capture, result, inputs[PIDS])
             elif capture.kind == FILE:
                 self._read_file(capture, result)
             elif capture.kind == GLOB:
@@ -365,8 +402,33 @@ class Runner(object):
         data = _fs_bytes("\n".join(lines) + "\n")
         result.raw.append(("raw/%s.out" % capture.id, "stdout", None, data))
 
-    def _run_command(self, capture, result):
-        argv = expand_argv(capture.source)
+    def _read_procs(self, capture, result, pids):
+        lines = []
+        for pid in pids:
+            base = "/proc/%d/" % pid
+            try:
+                lines.append("%d\texe\t%s" % (pid, _fs_text(os.readlink(base + "exe"))))
+            except OSError as exc:  # not root: other users' processes hide their executable
+                lines.append("%d\terror\texe: %s" % (pid, exc.strerror))
+            for name in ("comm", "stat", "cgroup"):
+                try:
+                    data, _ = _read_capped(base + name, 65536)
+                except (OSError, IOError) as exc:  # the process may have exited meanwhile
+                    lines.append("%d\terror\t%s: %s" % (pid, name, exc.strerror))
+                    continue
+                text = to_text(data)
+                if name == "stat":  # "pid (comm) state ppid ...": comm may hold spaces and parens
+                    fields = text[text.rfind(")") + 1:].split()
+                    lines.append("%d\tppid\t%s" % (pid, fields[1] if len(fields) > 1 else ""))
+                elif name == "comm":
+                    lines.append("%d\tcomm\t%s" % (pid, text.strip()))
+                else:
+                    for line in text.splitlines():
+                        lines.append("%d\tcgroup\t%s" % (pid, line))
+        result.raw.append(("raw/%s.out" % capture.id, "stdout", None, _fs_bytes("\n".join(lines) + "\n")))
+
+    def _run_command(self, capture, result, inputs):
+        argv = expand_argv(capture.source, inputs.get(EXES))
         result.argv = argv
         exe = which(argv[0], self.env["PATH"])
         if exe is None:
@@ -1554,6 +1616,98 @@ def parse_apk_info(text):
     return out, w.result()
 
 
+def parse_listen_procs(text):
+    """The procs entry: "pid<TAB>field<TAB>value" lines read from /proc/<pid> of listening processes.
+
+    Returns [{"pid", "exe", "comm", "ppid", "cgroup", "unit", "errors": [..]}]: "unit" is the
+    systemd service whose cgroup holds the process (None outside a .service), "exe" has a
+    " (deleted)" suffix removed (the binary was upgraded since the process started).
+    """
+    w = _Warnings()
+    procs = {}
+    order = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        parts = line.split("\t", 2)
+        pid = _int(parts[0])
+        if len(parts) != 3 or pid is None:
+            w.line(n, line)
+            continue
+        proc = procs.get(pid)
+        if proc is None:
+            proc = procs[pid] = {"pid": pid, "exe": None, "comm": None, "ppid": None, "cgroup": None,
+                                 "unit": None, "errors": []}
+            order.append(pid)
+        field, value = parts[1], parts[2]
+        if field == "exe":
+            proc["exe"] = value[:-len(" (deleted)")] if value.endswith(" (deleted)") else value
+        elif field == "comm":
+            proc["comm"] = value
+        elif field == "ppid":
+            proc["ppid"] = _int(value)
+        elif field == "cgroup":
+            # cgroup v2 "0::/system.slice/x.service"; v1 "N:name=systemd:/..." is the one to read
+            hierarchy, _, path = value.partition(":")
+            controllers, _, path = path.partition(":")
+            if hierarchy == "0" or controllers == "name=systemd" or proc["cgroup"] is None:
+                proc["cgroup"] = path
+                units = [c for c in path.split("/") if c.endswith(".service")]
+                proc["unit"] = units[-1] if units else None
+        elif field == "error":
+            proc["errors"].append(value)
+        else:
+            w.line(n, line, "unknown field")
+    return [procs[pid] for pid in order], w.result()
+
+
+def parse_dpkg_search(text):
+    """`dpkg -S PATH...`: "openssh-server: /usr/sbin/sshd" (several packages comma-separated).
+
+    Returns [{"packages": ["openssh-server"], "path": "/usr/sbin/sshd"}]; diversion lines are skipped.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip() or line.startswith(("diversion by ", "local diversion ")):
+            continue
+        head, sep, path = line.partition(": /")
+        packages = [p.strip() for p in head.split(",") if p.strip()]
+        if not sep or not packages:
+            w.line(n, line)
+            continue
+        out.append({"packages": packages, "path": "/" + path.strip()})
+    return out, w.result()
+
+
+def parse_rpm_owners(text):
+    """`rpm -qf --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n' PATH...`.
+
+    Returns {"packages": [{"name", "epoch", "version", "release", "arch", "files": [...]}],
+    "unowned": [paths rpm says no package owns]}.
+    """
+    w = _Warnings()
+    packages = []
+    unowned = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = re.match(r"^file (/.*) is not owned by any package$", line.strip())
+        if m:
+            unowned.append(m.group(1))
+            continue
+        parts = line.rstrip("\t").split("\t")
+        if len(parts) < 5 or not parts[0] or line.startswith("error:"):
+            w.line(n, line)
+            continue
+        meta = [None if p in ("(none)", "") else p for p in parts[:5]]
+        packages.append({"name": meta[0], "epoch": meta[1], "version": meta[2], "release": meta[3],
+                         "arch": meta[4], "files": parts[5:]})
+    if not packages and not unowned:
+        return {}, w.result()
+    return {"packages": packages, "unowned": unowned}, w.result()
+
+
 # ---------------------------------------------------------------------------
 # Normalizer
 # ---------------------------------------------------------------------------
@@ -1902,14 +2056,33 @@ def _normalize_ports(parsed):
         _ports_from_proc(parsed, add, "proc-net-")
     _ports_from_proc_uids(parsed, ports)
     _ports_from_lsof(lsof, ports)
+    procs = dict((p["pid"], p) for p in _get(parsed, "listen-procs", []))
+    owners = exe_owners(parsed)
     out = []
     for rec in ports.values():
         for p in rec["processes"]:
-            p["user"] = lsof_users.get(p["pid"])
+            p["user"] = p["user"] or lsof_users.get(p["pid"])
+            info = procs.get(p["pid"]) or {}
+            p["exe"] = info.get("exe")
+            p["unit"] = info.get("unit")
+            p["package"] = owners.get(p["exe"]) if p["exe"] else None
         rec["processes"].sort(key=lambda p: (p["pid"] is None, p["pid"]))
         out.append(rec)
     out.sort(key=lambda r: (r["protocol"], r["port"] or 0, r["bind"] or "", r["path"] or ""))
     return out
+
+
+def exe_owners(parsed):
+    """{executable: package} from dpkg -S and rpm -qf, under either /usr-merged name."""
+    owners = {}
+    for row in _get(parsed, "listen-dpkg-S", []):
+        for name in exe_aliases(row["path"]):
+            owners.setdefault(name, row["packages"][0].split(":")[0])
+    for pkg in (_get(parsed, "listen-rpm-qf", {}) or {}).get("packages", []):
+        for path in pkg["files"]:
+            for name in exe_aliases(path):
+                owners.setdefault(name, pkg["name"])
+    return owners
 
 
 def _ports_from_ss(parsed, add):
@@ -2039,25 +2212,50 @@ def run_parser(capture, text_or_files):
     return globals()[capture.parser](text_or_files)
 
 
-def run_parsers(results):
-    """{id: {"data", "warnings"}} for parsed.json, and {id: data} of complete entries for normalize()."""
-    parsed, complete = {}, {}
-    for result in results:
-        if not result.has_output():
-            continue
-        capture = result.capture
-        try:
-            data, warnings = run_parser(capture, result.parser_input())
-        except Exception as exc:  # a parser bug costs this entry only; the manifest says so
-            result.parse_error = "%s: %s" % (type(exc).__name__, exc)
-            continue
-        if result.status not in COMPLETE:
-            warnings = ["output incomplete (%s): left out of snapshot.json" % result.status] + warnings
-        parsed[capture.id] = {"data": data, "warnings": warnings}
-        result.warnings = len(warnings)
-        if result.status in COMPLETE:
-            complete[capture.id] = data
-    return parsed, complete
+def apply_parser(result):
+    """Parses one result in place (result.parsed); a parser bug costs this entry only."""
+    if not result.has_output():
+        return
+    try:
+        data, warnings = run_parser(result.capture, result.parser_input())
+    except Exception as exc:  # recorded in the manifest as parse_error, never raised
+        result.parse_error = "%s: %s" % (type(exc).__name__, exc)
+        return
+    if result.status not in COMPLETE:
+        warnings = ["output incomplete (%s): left out of snapshot.json" % result.status] + warnings
+    result.parsed = (data, warnings)
+    result.warnings = len(warnings)
+
+
+def complete_data(results):
+    """{id: data} of the entries whose output is complete: what normalize() may use."""
+    return dict((r.capture.id, r.parsed[0]) for r in results if r.parsed and r.status in COMPLETE)
+
+
+def derive_inputs(complete):
+    """What the dependent entries work on: the listening pids, then their executables."""
+    pids = set()
+    for port in _normalize_ports(complete):
+        for proc in port["processes"]:
+            if proc["pid"] is not None:
+                pids.add(proc["pid"])
+    exes = set()
+    for proc in complete.get("listen-procs") or []:
+        if proc["exe"]:
+            exes.update(exe_aliases(proc["exe"]))
+    return {PIDS: sorted(pids), EXES: sorted(exes)}
+
+
+def exe_aliases(exe):
+    """The executable and its other name on a merged-/usr system (/usr/sbin/x and /sbin/x):
+    the package database may know either."""
+    names = [exe]
+    for short in ("/bin/", "/sbin/", "/lib/", "/lib64/"):
+        if exe.startswith("/usr" + short):
+            names.append(exe[len("/usr"):])
+        elif exe.startswith(short):
+            names.append("/usr" + exe)
+    return names
 
 
 def manifest_entry(result):
@@ -2098,8 +2296,8 @@ def lost_notes(euid):
 
 def build_members(results, meta):
     """All bundle files as [(name, bytes)], manifest last."""
-    parsed, complete = run_parsers(results)
-    snapshot = normalize(complete)
+    parsed = dict((r.capture.id, {"data": r.parsed[0], "warnings": r.parsed[1]}) for r in results if r.parsed)
+    snapshot = normalize(complete_data(results))
     snapshot["collector_version"] = __version__
     members = []
     for r in results:
@@ -2174,7 +2372,7 @@ def _on_signal(signum, frame):
     raise Terminated(signum)
 
 
-def run_all(runner, todo, jobs, progress):
+def run_all(runner, todo, jobs, progress, inputs=None):
     """Runs captures on `jobs` threads; returns results in table order."""
     results = {}
     lock = threading.Lock()
@@ -2186,10 +2384,10 @@ def run_all(runner, todo, jobs, progress):
                 if not queue or runner.aborted:
                     return
                 capture = queue.pop(0)
-            result = runner.run(capture)
+            result = runner.run(capture, inputs)
             with lock:
                 results[capture.id] = result
-                progress(result, len(results), len(todo))
+                progress(result)
 
     threads = [threading.Thread(target=worker) for _ in range(max(1, min(jobs, len(todo))))]
     for t in threads:
@@ -2309,12 +2507,22 @@ def collect(opts, skip, say):
         runner = Runner(opts.timeout, opts.max_output, env)
         todo = [c for c in captures() if c.id not in skip]
 
-        def progress(result, done, total):
-            extra = (": " + result.error) if result.error and result.status != "missing" else ""
-            say("[%2d/%d] %-30s %s%s (%.2f s)" % (done, total, result.capture.id, result.status, extra,
-                                                 result.duration))
+        done = []
 
-        results = run_all(runner, todo, opts.jobs, progress)
+        def progress(result):
+            done.append(result.capture.id)
+            extra = (": " + result.error) if result.error and result.status != "missing" else ""
+            say("[%2d/%d] %-30s %s%s (%.2f s)" % (len(done), len(todo), result.capture.id, result.status,
+                                                 extra, result.duration))
+
+        results = []
+        inputs = {}
+        for stage in (None, PIDS, EXES):  # later stages work on what earlier ones found
+            batch = run_all(runner, [c for c in todo if c.needs == stage], opts.jobs, progress, inputs)
+            for result in batch:
+                apply_parser(result)
+            results.extend(batch)
+            inputs = derive_inputs(complete_data(results))
         for c in captures():
             if c.id in skip:
                 r = Result(c)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Real `rpm -qa` and `rpm -qa --qf ...` output for tests/fixtures/debian-rpm-4.18/: no RPM-based
+# Real `rpm -qa`, `rpm -qa --qf ...` and `rpm -qf --qf ... PATH...` output for
+# tests/fixtures/debian-rpm-4.18/: no RPM-based
 # distribution can be installed here, so this builds a few small packages with Debian's own rpm
 # (apt-get install rpm), installs them into a scratch database and queries it with the exact
 # commands of the collector's table.  Packages cover: an epoch, noarch, two installed versions of
@@ -8,7 +9,12 @@ set -eu
 OUT=${1:?usage: make_rpm_fixture.sh OUTDIR}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/root" "$OUT"
-spec() {  # name epoch version release arch
+spec() {  # name epoch version release arch [file shipped in /usr/sbin]
+  local install="" files=""
+  if [ -n "${6:-}" ]; then
+    install="echo binary > %{buildroot}/usr/sbin/$6"
+    files="/usr/sbin/$6"
+  fi
   cat > "$W/$1-$3.spec" <<SPEC
 Name: $1
 ${2:+Epoch: $2}
@@ -19,19 +25,28 @@ Summary: migdiff fixture package $1
 License: MIT
 %description
 Fixture package for migdiff's rpm parser tests.
+%install
+mkdir -p %{buildroot}/usr/sbin %{buildroot}/etc/$1
+$install
+echo conf > %{buildroot}/etc/$1/$1.conf
 %files
+/etc/$1/$1.conf
+$files
 SPEC
   rpmbuild --quiet -bb --define "_topdir $W/top" "$W/$1-$3.spec" >/dev/null
 }
-spec demo-httpd "" 2.4.6 97.el7 x86_64
-spec demo-perl 4 5.16.3 299.el7 x86_64
+spec demo-httpd "" 2.4.6 97.el7 x86_64 demo-httpd
+spec demo-perl 4 5.16.3 299.el7 x86_64 demo-sshd
 spec demo-tzdata "" 2024a 1.el7 noarch
 spec demo-kernel "" 3.10.0 1062.el7 x86_64
 spec demo-kernel "" 3.10.0 1160.el7 x86_64
 spec demo-snapshot "" 1.0~rc1 1 noarch
 spec demo-post "" 1.0^git1 2 x86_64
 rpm --root "$W/root" --initdb
-rpm --root "$W/root" -i --justdb --nodeps --ignorearch "$W"/top/RPMS/*/*.rpm
+rpm --root "$W/root" -i --nodeps --ignorearch "$W"/top/RPMS/*/*.rpm 2>/dev/null
 LC_ALL=C rpm --root "$W/root" -qa > "$OUT/rpm-qa.out"
 LC_ALL=C rpm --root "$W/root" -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' > "$OUT/rpm-qa-qf.out"
-echo "wrote $OUT/rpm-qa.out $OUT/rpm-qa-qf.out ($(rpm --version))"
+# as the collector's listen-rpm-qf entry asks about the executables of listening processes
+LC_ALL=C rpm --root "$W/root" -qf --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n' \
+  /usr/sbin/demo-httpd /usr/sbin/demo-sshd /usr/bin/env > "$OUT/listen-rpm-qf.out" || true  # env: in no package here
+echo "wrote $OUT/rpm-qa.out $OUT/rpm-qa-qf.out $OUT/listen-rpm-qf.out ($(rpm --version))"
