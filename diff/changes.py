@@ -1,7 +1,7 @@
-"""The one model of a difference between two hosts.
+"""The one model of a difference between two hosts, and of the verdict on them.
 
-compare.py fills a DiffReport once; every presenter (text, json, markdown)
-reads the same report.  The JSON output is DiffReport itself, so
+compare.py fills a DiffReport once, verdict.py judges it; every presenter (text, json,
+markdown) reads the same report.  The JSON output is DiffReport itself, so
 schemas/diff.schema.json is generated from these classes.
 """
 from __future__ import annotations
@@ -18,11 +18,34 @@ DIFF_FORMAT_VERSION = 1
 SECTIONS = ("system", "init", "services", "runlevels", "ports", "packages")
 SectionName = Literal["system", "init", "services", "runlevels", "ports", "packages"]
 Kind = Literal["only-in-source", "only-in-target", "changed", "identical"]
-KINDS: tuple[str, ...] = ("only-in-source", "only-in-target", "changed", "identical")
+Severity = Literal["blocker", "warning", "info"]
+SEVERITIES: tuple[str, ...] = ("blocker", "warning", "info")
+Verdict = Literal["READY", "READY WITH WARNINGS", "NOT READY"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Attribution(Strict):
+    """Who is behind a record on the host it comes from."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    process: str | None = None
+    exe: str | None = None
+    service: str | None = None
+    package: str | None = None
+    ports: list[str] = Field(default_factory=list, description="listening sockets, as port keys")
+
+
+class Pair(Strict):
+    """Two differently named records taken as the same thing."""
+
+    source: str = Field(description="the name on the source host")
+    target: str = Field(description="the name on the target host")
+    function: str = Field(description="the common name they share (names.toml), or the shared package name")
+    how: Literal["same-function", "replacement", "provided-by", "other-arch", "other-manager", "library-soname",
+                 "wider-bind"]
 
 
 class Change(Strict):
@@ -32,7 +55,12 @@ class Change(Strict):
     field: str | None = Field(description="for 'changed': which field of the record differs")
     source: Any = Field(description="the value (or whole record) on the source host; null when absent")
     target: Any = Field(description="the value (or whole record) on the target host; null when absent")
-    expected: bool = Field(description="a difference every two hosts have (hostname, machine id)")
+    severity: Severity = "info"
+    pair: Pair | None = None
+    movement: Literal["upgraded", "downgraded", "repackaged", "same", "unordered"] | None = Field(
+        default=None, description="packages: how the version moved, by the package manager's rules")
+    attribution: Attribution | None = Field(default=None, description="who is behind it on the source host")
+    ignored: str | None = Field(default=None, description="why an expected difference is set aside (rule and reason)")
     text: str = Field(description="one line for a human")
 
 
@@ -41,14 +69,20 @@ class Counts(Strict):
     only_in_target: int = 0
     changed: int = 0
     identical: int = 0
-    expected: int = 0
+    blocker: int = 0
+    warning: int = 0
+    info: int = 0
+    ignored: int = 0
 
     def add(self, change: Change) -> None:
-        if change.expected:
-            self.expected += 1
-        else:
-            attr = change.kind.replace("-", "_")
-            setattr(self, attr, getattr(self, attr) + 1)
+        if change.kind == "identical":
+            return
+        if change.ignored:
+            self.ignored += 1
+            return
+        kind = change.kind.replace("-", "_")
+        setattr(self, kind, getattr(self, kind) + 1)
+        setattr(self, change.severity, getattr(self, change.severity) + 1)
 
     @property
     def differences(self) -> int:
@@ -65,6 +99,15 @@ class HostRef(Strict):
     collector_version: str | None
 
 
+class Judgement(Strict):
+    verdict: Verdict
+    blocker: int
+    warning: int
+    info: int
+    ignored: int
+    fail_on: Literal["blocker", "warning", "any"] = "any"
+
+
 class DiffReport(Strict):
     model_config = ConfigDict(extra="forbid", title="migdiff diff report",
                               json_schema_extra={"$schema": SCHEMA_DIALECT, "$id": "diff.schema.json"})
@@ -74,6 +117,7 @@ class DiffReport(Strict):
     source: HostRef
     target: HostRef
     sections: list[SectionName]
+    judgement: Judgement | None = None
     summary: dict[SectionName, Counts]
     changes: list[Change]
 

@@ -42,6 +42,12 @@ class Format(str, enum.Enum):
 PRESENTERS = {Format.text: "text", Format.json: "jsonout", Format.markdown: "markdown"}
 
 
+class FailOn(str, enum.Enum):
+    blocker = "blocker"
+    warning = "warning"
+    any = "any"
+
+
 class Section(str, enum.Enum):
     system = "system"
     init = "init"
@@ -63,6 +69,9 @@ MaxMemberSizeOpt = Annotated[int, typer.Option("--max-member-size", help="refuse
                                                min=1)]
 MaxTotalOpt = Annotated[int, typer.Option("--max-total-size", help="refuse bundles whose members add up to more "
                                           "(bytes, uncompressed)", min=1)]
+NamesOpt = Annotated[Optional[Path], typer.Option(
+    "--names", help="your own name mappings (TOML, as data/names.toml); default: "
+                    "$XDG_CONFIG_HOME/migdiff/names.toml when it exists", show_default=False)]
 WidthOpt = Annotated[Optional[int], typer.Option("--width", help="terminal report width (default: the terminal's)",
                                                  min=40, show_default=False)]
 
@@ -119,11 +128,13 @@ def _write_atomically(output: Path, text: str) -> None:
         raise
 
 
-def _present(what: str, obj: object, format: Format, output: Path | None, width: int | None) -> None:
+def _present(what: str, obj: object, format: Format, output: Path | None, width: int | None, **options) -> None:
     """Hands a report ("diff" or "show") to the presenter of the format; text goes through rich."""
+    import functools
     import importlib
     module = importlib.import_module(f".present.{PRESENTERS[format]}", __package__)
-    render = getattr(module, f"render_{what}")
+    render = functools.partial(getattr(module, f"render_{what}"), **options) if options \
+        else getattr(module, f"render_{what}")
     if format is not Format.text:
         _emit(render(obj), output)
         return
@@ -159,27 +170,46 @@ def diff_command(
     section: SectionOpt = None,
     only_changes: Annotated[bool, typer.Option("--only-changes/--all",
                                                help="list only differences (default), or identical records too")] = True,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="which differences make the exit status 1: blocker, warning (or worse), "
+                          "or any difference (as diff(1))")] = FailOn.any,
+    ignore: Annotated[Optional[Path], typer.Option(
+        "--ignore", help="expected differences (TOML: [section] pattern = \"reason\"); default: "
+                         "$XDG_CONFIG_HOME/migdiff/ignore.toml when it exists", show_default=False)] = None,
+    no_builtin_ignores: Annotated[bool, typer.Option(
+        "--no-builtin-ignores", help="do not set aside the built-in expected differences "
+                                     "(hostname, machine id, init plumbing)")] = False,
+    show_ignored: Annotated[bool, typer.Option("--show-ignored", help="also list the differences set aside")] = False,
+    names: NamesOpt = None,
     no_validate: NoValidateOpt = False,
     width: WidthOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
     max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
     max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
 ) -> None:
-    """Diff two hosts: system, init, services, runlevels, ports and packages.
+    """Diff two hosts and judge whether the target can take over: system, init, services, runlevels,
+    ports and packages.
 
-    Both bundles are validated first; exit 0 when nothing differs, 1 when something does, 2 on trouble.
+    The report opens with the verdict (NOT READY / READY WITH WARNINGS / READY) and lists blockers
+    first.  Both bundles are validated first.  Exit 0 when nothing at the --fail-on level differs,
+    1 when something does, 2 on trouble.
     """
     with exit_codes():
+        from . import names as names_map
         from .changes import SECTIONS
         from .compare import compare
         from .host import open_host
+        from .verdict import fails, judge, load_rules
         limits = _limits(max_members, max_member_size, max_total_size)
+        rules = load_rules(ignore, builtin=not no_builtin_ignores)
+        mapping = names_map.load(names)
         a = open_host(str(source), limits, check=not no_validate)
         b = open_host(str(target), limits, check=not no_validate)
         sections = [s.value for s in section] if section else list(SECTIONS)
-        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, sections, include_identical=not only_changes)
-        _present("diff", report, format, output, width)
-    raise typer.Exit(EXIT_DIFFERENT if report.differences else EXIT_SAME)
+        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, mapping, sections, include_identical=not only_changes)
+        judge(report, rules, fail_on.value)
+        _present("diff", report, format, output, width, show_ignored=show_ignored)
+    raise typer.Exit(EXIT_DIFFERENT if fails(report) else EXIT_SAME)
 
 
 @app.command("validate")
@@ -219,6 +249,7 @@ def show_command(
     section: Annotated[Optional[list[str]], typer.Option(
         "--section", "-s", help="system, init, services, ports, packages (repeat); default: all",
         show_default=False)] = None,
+    names: NamesOpt = None,
     no_validate: NoValidateOpt = False,
     width: WidthOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
@@ -234,7 +265,8 @@ def show_command(
         if bad:
             raise UsageError(f"--section: unknown section {bad[0]!r}; choose from {', '.join(SHOW_SECTIONS)}")
         host = open_host(str(bundle), _limits(max_members, max_member_size, max_total_size), check=not no_validate)
-        _present("show", requirements(host.ref, host.snapshot, chosen), format, output, width)
+        from . import names as names_map
+        _present("show", requirements(host.ref, host.snapshot, chosen, names_map.load(names)), format, output, width)
 
 
 @app.command("parse")

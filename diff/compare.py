@@ -1,27 +1,64 @@
 """Comparing two snapshots into one DiffReport.
 
-Every section is turned into a map {natural key: view}, where a view holds only
-what should be compared (no pids, no provenance).  The two maps are walked
-once: equal views cost a dict comparison, and only views that differ go
-through deepdiff, whose result is converted here, once, into Change objects.
+Every section becomes a map {natural key: Rec}, where Rec.view holds only what is compared
+(no pids, no provenance) and Rec.shown what a reader needs to recognise the record.  Records
+present on one side only are then paired where they are the same thing under another name
+(names.toml, another arch or package manager, a library's new soname).  The two maps are walked
+once: equal views cost a dict comparison, and only views that differ go through deepdiff,
+whose result is converted here, once, into Change objects.  Severity is judged afterwards
+(verdict.py).
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from .changes import SECTIONS, Change, Counts, DiffReport, HostRef
+from .attribution import HostAttribution, attribute, port_key
+from .changes import SECTIONS, Attribution, Change, Counts, DiffReport, HostRef, Pair
 from .models import Snapshot
+from .names import NameMap
+from .versions import movement
 
 View = dict[str, Any]
-WILDCARDS = frozenset({"0.0.0.0", "::", "*", "[::]", ""})
 SYSTEM_FIELDS = ("hostname", "kernel_release", "kernel_version", "arch", "distro_id", "distro_version",
                  "distro_codename", "distro_pretty_name", "issue", "machine_id")
-EXPECTED_SYSTEM = frozenset({"hostname", "machine_id"})
-INIT_FIELDS = ("active", "pid1", "present", "default_runlevel", "default_target", "current_runlevel")
+INIT_FIELDS = ("active", "pid1", "present", "default_runlevel", "default_target", "default_boot",
+               "current_runlevel")
+# systemd's own runlevelN.target aliases: the target a SysV default runlevel corresponds to
+RUNLEVEL_TARGETS = {"0": "poweroff.target", "1": "rescue.target", "S": "rescue.target", "2": "multi-user.target",
+                    "3": "multi-user.target", "4": "multi-user.target", "5": "graphical.target",
+                    "6": "reboot.target"}
+
+
+@dataclass
+class Rec:
+    view: View
+    name: str
+    shown: dict[str, Any] = field(default_factory=dict)
+    attribution: Attribution | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # not compared, but carried by an only-in change
+
+    def whole(self) -> View:
+        return {**self.view, **self.extra}
+
+
+@dataclass
+class Host:
+    snap: Snapshot
+    who: HostAttribution
+
+
+@dataclass
+class Context:
+    source: Host
+    target: Host
+    names: NameMap
+    include_identical: bool
 
 
 def host_ref(bundle_name: str, snap: Snapshot, manifest: dict[str, Any]) -> HostRef:
@@ -31,65 +68,67 @@ def host_ref(bundle_name: str, snap: Snapshot, manifest: dict[str, Any]) -> Host
                    collected_at=manifest.get("started_at"), collector_version=collector.get("version"))
 
 
-def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref: HostRef,
+def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref: HostRef, names: NameMap,
             sections: Iterable[str] = SECTIONS, include_identical: bool = False) -> DiffReport:
     chosen = [s for s in SECTIONS if s in set(sections)]
+    ctx = Context(Host(source, attribute(source, names)), Host(target, attribute(target, names)), names,
+                  include_identical)
     changes: list[Change] = []
     summary: dict[str, Counts] = {}
     for section in chosen:
-        found, identical = SECTION_COMPARERS[section](source, target, include_identical)
-        counts = Counts(identical=identical)
-        for change in found:
-            if change.kind != "identical":
-                counts.add(change)
+        found, identical = SECTION_COMPARERS[section](ctx)
         changes.extend(found)
-        summary[section] = counts
+        summary[section] = Counts(identical=identical)
     return DiffReport(source=source_ref, target=target_ref, sections=chosen, summary=summary, changes=changes)
 
 
-# --- the walk shared by every section --------------------------------------------
+# --- the walk shared by every section --------------------------------------------------------
 
-# describe(key, kind, a, b, field) -> one line; a and b are the whole views, except for
-# kind "changed", where they are the values of the field that changed.
-Describe = Callable[[str, str, Any, Any, str | None], str]
-
-
+# describe(kind, field, a, b, va, vb, pair) -> one line; a and b are the records (None when absent),
+# va and vb the compared values: whole views, or for kind "changed" the values of `field`.
+Describe = Callable[[str, str | None, Rec | None, Rec | None, Any, Any, Pair | None], str]
 Compared = tuple[list[Change], int]
 
 
-def walk(section: str, src: dict[str, View], tgt: dict[str, View], describe: Describe,
-         include_identical: bool, expected: frozenset[str] = frozenset(),
-         order: Callable[[str], Any] | None = None) -> Compared:
+def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Describe, ctx: Context,
+         pairs: dict[str, Pair] | None = None, order: Callable[[str], Any] | None = None) -> Compared:
     """Changes between two keyed maps, and how many records are identical (built only if asked)."""
+    pairs = pairs or {}
     out = []
     identical = 0
     for key in sorted(src.keys() | tgt.keys(), key=order):
         a, b = src.get(key), tgt.get(key)
-        is_expected = key in expected
+        pair = pairs.get(key)
         if b is None:
-            out.append(_change(section, key, "only-in-source", None, a, None, describe, is_expected))
+            out.append(_change(section, key, "only-in-source", None, a, None, a.whole(), None, describe, pair))
         elif a is None:
-            out.append(_change(section, key, "only-in-target", None, None, b, describe, is_expected))
-        elif a == b:
-            identical += 1
-            if include_identical:
-                out.append(_change(section, key, "identical", None, a, b, describe, is_expected))
+            out.append(_change(section, key, "only-in-target", None, None, b, None, b.whole(), describe, pair))
         else:
-            for field, va, vb in field_changes(a, b):
-                out.append(_change(section, key, "changed", field, va, vb, describe, is_expected))
+            if pair is not None and pair.how == "replacement":  # another program doing the job: say so
+                out.append(_change(section, key, "changed", "replaced-by", a, b, pair.source, pair.target,
+                                   describe, pair))
+            if a.view != b.view:
+                for fld, va, vb in field_changes(a.view, b.view):
+                    out.append(_change(section, key, "changed", fld, a, b, va, vb, describe, pair))
+            elif pair is None or pair.how != "replacement":
+                identical += 1
+                if ctx.include_identical:
+                    out.append(_change(section, key, "identical", None, a, b, a.view, b.view, describe, pair))
     return out, identical
 
 
-def _change(section: str, key: str, kind: str, field: str | None, a: Any, b: Any,
-            describe: Describe, expected: bool) -> Change:
-    return Change(section=section, key=key, kind=kind, field=field, source=a, target=b,
-                  expected=expected, text=describe(key, kind, a, b, field))
+def _change(section: str, key: str, kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+            describe: Describe, pair: Pair | None) -> Change:
+    return Change(section=section, key=key, kind=kind, field=fld, source=va, target=vb, pair=pair,
+                  attribution=(a or b).attribution if (a or b) else None,
+                  movement=(a.shown.get("movement") if a and b and fld == "version" else None),
+                  text=describe(kind, fld, a, b, va, vb, pair))
 
 
 def field_changes(a: View, b: View) -> list[tuple[str, Any, Any]]:
     """The fields of two differing views that differ, from deepdiff's tree.
 
-    A dict-valued field (runlevel maps) is reported per key; any other field whole.
+    A dict-valued field is reported per key; any other field whole.
     """
     tree = DeepDiff(a, b, view="tree", verbose_level=2)
     fields: dict[str, tuple[Any, Any]] = {}
@@ -105,6 +144,39 @@ def field_changes(a: View, b: View) -> list[tuple[str, Any, Any]]:
     return [(name, va, vb) for name, (va, vb) in sorted(fields.items())]
 
 
+def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, Callable[[Rec], str | None]]],
+            replacement: Callable[[str], bool] = lambda f: False) -> dict[str, Pair]:
+    """Pairs records present on one side only that are the same thing: for each matcher in turn
+    (a name for the group a record belongs to, or None), one-to-one within a group.  A source
+    record whose group still exists on the target, already matched, is "provided-by" it.
+    Paired records move to the key "source key = target key"."""
+    pairs: dict[str, Pair] = {}
+    for how, group_of in matchers:
+        lone_tgt: dict[str, list[str]] = defaultdict(list)
+        any_tgt: dict[str, str] = {}  # group -> a target name having it, matched or not
+        for key in sorted(tgt):
+            group = group_of(tgt[key])
+            if group is None:
+                continue
+            any_tgt.setdefault(group, tgt[key].name)
+            if key not in src and key not in pairs:
+                lone_tgt[group].append(key)
+        for key in sorted(k for k in src if k not in tgt and k not in pairs):
+            group = group_of(src[key])
+            if group is None:
+                continue
+            if lone_tgt.get(group):
+                other = lone_tgt[group].pop(0)
+                new = f"{key} = {other}"
+                src[new], tgt[new] = src.pop(key), tgt.pop(other)
+                kind = "replacement" if how == "same-function" and replacement(group) else how
+                pairs[new] = Pair(source=src[new].name, target=tgt[new].name, function=group, how=kind)
+            elif group in any_tgt and how == "same-function":
+                pairs[key] = Pair(source=src[key].name, target=any_tgt[group], function=group,
+                                  how="provided-by")
+    return pairs
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "none"
@@ -115,62 +187,111 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-# --- system and init: one record of named facts -------------------------------------
+def _label(a: Rec | None, b: Rec | None, pair: Pair | None) -> str:
+    """The record's name; for a pair of differently named records both names."""
+    if pair is not None and pair.how != "provided-by" and a and b and pair.source != pair.target:
+        return f"{pair.source} (source) = {pair.target} (target)"
+    return (a or b).name
 
-def _facts_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
+
+def _who(att: Attribution | None, service: bool = True, ports: bool = True) -> str:
+    """ " [service apache2; serves tcp/*:80; package apache2-bin]" for a text line."""
+    if att is None:
+        return ""
+    parts = []
+    if service and att.service:
+        parts.append(f"service {att.service}")
+    if ports and att.ports:
+        parts.append("serves " + ", ".join(att.ports))
+    if att.package:
+        parts.append(f"package {att.package}")
+    return f" [{'; '.join(parts)}]" if parts else ""
+
+
+# --- system and init: one record of named facts -------------------------------------------
+
+def _facts_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                    pair: Pair | None) -> str:
+    name = (a or b).name
     if kind == "changed":
-        return f"{key}: {_show(a)} on source, {_show(b)} on target"
-    va = _show(a["value"]) if a else "absent"
-    vb = _show(b["value"]) if b else "absent"
+        return f"{name}: {_show(va)} on source, {_show(vb)} on target"
     if kind == "identical":
-        return f"{key}: {va} on both"
-    return f"{key}: {va} on source, {vb} on target"
+        return f"{name}: {_show(va['value'])} on both"
+    return f"{name}: {_show(va['value']) if a else 'absent'} on source, {_show(vb['value']) if b else 'absent'} on target"
 
 
-def compare_system(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    def view(snap: Snapshot) -> dict[str, View]:
-        return {f: {"value": getattr(snap.system, f)} for f in SYSTEM_FIELDS}
-    return walk("system", view(source), view(target), _facts_describe, include_identical, EXPECTED_SYSTEM)
+def compare_system(ctx: Context) -> Compared:
+    def recs(snap: Snapshot) -> dict[str, Rec]:
+        return {f: Rec({"value": getattr(snap.system, f)}, f) for f in SYSTEM_FIELDS}
+    return walk("system", recs(ctx.source.snap), recs(ctx.target.snap), _facts_describe, ctx)
 
 
-def compare_init(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    def view(snap: Snapshot) -> dict[str, View]:
-        return {f: {"value": getattr(snap.init, f)} for f in INIT_FIELDS}
-    return walk("init", view(source), view(target), _facts_describe, include_identical)
+def default_boot(snap: Snapshot) -> str | None:
+    """What the host boots into, as a systemd target: the default target, or its SysV runlevel's."""
+    if snap.init.default_target:
+        return snap.init.default_target
+    return RUNLEVEL_TARGETS.get(snap.init.default_runlevel or "")
 
 
-# --- services ---------------------------------------------------------------------------
+def compare_init(ctx: Context) -> Compared:
+    def recs(snap: Snapshot) -> dict[str, Rec]:
+        values = snap.init.model_dump()
+        values["default_boot"] = default_boot(snap)
+        return {f: Rec({"value": values[f]}, f) for f in INIT_FIELDS}
+    return walk("init", recs(ctx.source.snap), recs(ctx.target.snap), _facts_describe, ctx)
 
-def _service_view(svc: Any) -> View:
-    return {"running": svc.running, "enabled": svc.enabled}
 
+# --- services -----------------------------------------------------------------------------------
 
 def _running(value: bool | None) -> str:
     return {True: "running", False: "stopped", None: "state unknown"}[value]
 
 
-def _enabled(value: bool | None) -> str:
+def _enabled(value: bool | None, state: str | None = None) -> str:
+    if value is None and state:
+        return state
     return {True: "enabled", False: "disabled", None: "boot state unknown"}[value]
 
 
-def _service_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
+def _service_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                      pair: Pair | None) -> str:
+    name = _label(a, b, pair)
     if kind == "only-in-source":
-        return f"{key}: {_running(a['running'])} and {_enabled(a['enabled'])} on source, absent on target"
+        gone = f"; {pair.function} is provided by {pair.target} on target" if pair else ", absent on target"
+        state = f"{_running(va['running'])} and {_enabled(va['enabled'], a.shown['state'])}"
+        return f"{name}: {state} on source{gone}" + _who(a.attribution, service=False)
     if kind == "only-in-target":
-        return f"{key}: absent on source, {_running(b['running'])} and {_enabled(b['enabled'])} on target"
+        return f"{name}: absent on source, {_running(vb['running'])} and " \
+               f"{_enabled(vb['enabled'], b.shown['state'])} on target"
     if kind == "identical":
-        return f"{key}: {_running(a['running'])}, {_enabled(a['enabled'])} on both"
-    word = _running if field == "running" else _enabled
-    return f"{key}: {word(a)} on source, {word(b)} on target"
+        return f"{name}: {_running(va['running'])}, {_enabled(va['enabled'], a.shown['state'])} on both"
+    if fld == "replaced-by":
+        return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function}): " \
+               "check that its configuration was carried over"
+    word = _running if fld == "running" else _enabled
+    return f"{name}: {word(va)} on source, {word(vb)} on target" + _who(a.attribution, service=False)
 
 
-def compare_services(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    src = {name: _service_view(s) for name, s in source.services.items()}
-    tgt = {name: _service_view(s) for name, s in target.services.items()}
-    return walk("services", src, tgt, _service_describe, include_identical)
+def compare_services(ctx: Context) -> Compared:
+    def recs(host: Host) -> dict[str, Rec]:
+        return {name: Rec({"running": s.running, "enabled": s.enabled}, name, {"state": s.enabled_state},
+                          host.who.for_service(name))
+                for name, s in host.snap.services.items()}
+    src, tgt = recs(ctx.source), recs(ctx.target)
+
+    def function(rec: Rec) -> str | None:
+        found = ctx.names.function("services", rec.name)
+        return found.name if found else None
+    pairs = pair_up(src, tgt, [("same-function", function)], replacement=_replacement(ctx.names))
+    return walk("services", src, tgt, _service_describe, ctx, pairs)
 
 
-# --- runlevels: which services start in each runlevel or target --------------------------
+def _replacement(names: NameMap) -> Callable[[str], bool]:
+    flags = {f.name: f.replacement for f in names.functions}
+    return lambda group: flags.get(group, False)
+
+
+# --- runlevels: which services start in each runlevel or target ------------------------------
 
 def boot_levels(snap: Snapshot) -> dict[str, set[str]]:
     """{"runlevel 2": {services started there}, "multi-user.target": {services it wants}}."""
@@ -185,63 +306,89 @@ def boot_levels(snap: Snapshot) -> dict[str, set[str]]:
     return levels
 
 
-def _level_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
-    level, _, name = key.partition(": ")
-    verb = "is wanted by" if level.endswith(".target") else "starts in"
+def _levels(levels: list[str]) -> str:
+    runlevels = "".join(sorted(lv[len("runlevel "):] for lv in levels if lv.startswith("runlevel ")))
+    targets = [lv for lv in levels if not lv.startswith("runlevel ")]
+    parts = ([f"runlevels {runlevels}"] if runlevels else []) + targets
+    return ", ".join(parts) or "nowhere"
+
+
+def _level_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                    pair: Pair | None) -> str:
+    rec = a or b
     if kind == "only-in-source":
-        return f"{name} {verb} {level} on source, not on target"
+        return f"{rec.name} starts in {_levels(va['levels'])} on source, in none of them on target"
     if kind == "only-in-target":
-        return f"{name} {verb} {level} on target, not on source"
-    return f"{name} {verb} {level} on both"
-
-
-def compare_runlevels(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    """Only levels both hosts know are compared: a SysV runlevel has no counterpart on a systemd-only host."""
-    a, b = boot_levels(source), boot_levels(target)
-    common = a.keys() & b.keys()
-    src = {f"{level}: {name}": {"starts": True} for level in common for name in a[level]}
-    tgt = {f"{level}: {name}": {"starts": True} for level in common for name in b[level]}
-    return walk("runlevels", src, tgt, _level_describe, include_identical)
-
-
-# --- ports -----------------------------------------------------------------------------------
-
-def port_key(protocol: str, bind: str | None, port: int | None, path: str | None) -> str:
-    if protocol == "unix":
-        return f"unix:{path}"
-    address = "*" if (bind or "") in WILDCARDS else (f"[{bind}]" if ":" in (bind or "") else bind)
-    return f"{protocol}/{address}:{port}"
-
-
-def _port_views(snap: Snapshot) -> dict[str, View]:
-    views: dict[str, View] = {}
-    for p in snap.ports:
-        key = port_key(p.protocol, p.bind, p.port, p.path)
-        names = views.setdefault(key, {"processes": []})["processes"]
-        for proc in p.processes:
-            if proc.name and proc.name not in names:
-                names.append(proc.name)
-    for view in views.values():
-        view["processes"].sort()
-    return views
-
-
-def _procs(names: list[str]) -> str:
-    return ", ".join(names) if names else "process unknown"
-
-
-def _port_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
-    if kind == "only-in-source":
-        return f"{key} ({_procs(a['processes'])}) listens on source, nothing on target"
-    if kind == "only-in-target":
-        return f"{key} ({_procs(b['processes'])}) listens on target, nothing on source"
+        return f"{rec.name} starts in {_levels(vb['levels'])} on target, in none of them on source"
     if kind == "identical":
-        return f"{key} ({_procs(a['processes'])}) listens on both"
-    return f"{key}: {_procs(a)} on source, {_procs(b)} on target"
+        return f"{rec.name} starts in {_levels(va['levels'])} on both"
+    return f"{rec.name} starts in {_levels(va)} on source, {_levels(vb)} on target"
+
+
+def compare_runlevels(ctx: Context) -> Compared:
+    """Per service, the runlevels and targets it starts in.  Only levels both hosts know are
+    compared (a SysV runlevel has no counterpart on a systemd-only host), and services by their
+    common name, so apache2 in runlevel 3 matches httpd there."""
+    a, b = boot_levels(ctx.source.snap), boot_levels(ctx.target.snap)
+    common = sorted(a.keys() & b.keys())
+
+    def recs(levels: dict[str, set[str]]) -> dict[str, Rec]:
+        out: dict[str, Rec] = {}
+        for level in common:
+            for name in levels[level]:
+                key = ctx.names.common("services", name)
+                rec = out.setdefault(key, Rec({"levels": []}, name))
+                rec.view["levels"].append(level)
+        return out
+    return walk("runlevels", recs(a), recs(b), _level_describe, ctx)
+
+
+# --- ports ----------------------------------------------------------------------------------------
+
+def _port_recs(host: Host, names: NameMap) -> dict[str, Rec]:
+    recs: dict[str, Rec] = {}
+    for p in host.snap.ports:
+        key = port_key(p.protocol, p.bind, p.port, p.path)
+        rec = recs.get(key)
+        if rec is None:
+            rec = recs[key] = Rec({"programs": []}, key, {"processes": [], "addresses": []}, host.who.for_port(key))
+        if p.bind and p.bind not in rec.shown["addresses"]:
+            rec.shown["addresses"].append(p.bind)
+        daemons = [q for q in p.processes if q.pid != 1] or p.processes  # PID 1 only holds activated sockets
+        for proc in daemons:
+            if proc.name and proc.name not in rec.shown["processes"]:
+                rec.shown["processes"].append(proc.name)
+                program = names.common("processes", proc.name)
+                if program not in rec.view["programs"]:
+                    rec.view["programs"].append(program)
+    for rec in recs.values():
+        rec.view["programs"].sort()
+        rec.shown["processes"].sort()
+    return recs
+
+
+def _procs(rec: Rec | None) -> str:
+    return ", ".join(rec.shown["processes"]) if rec and rec.shown["processes"] else "process unknown"
+
+
+def _port_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                   pair: Pair | None) -> str:
+    if kind == "only-in-source":
+        if pair is not None:
+            return f"{a.name} ({_procs(a)}) listens on source; on target only {pair.target}"
+        return f"{a.name} ({_procs(a)}) listens on source, nothing on target" + _who(a.attribution, ports=False)
+    if kind == "only-in-target":
+        return f"{b.name} ({_procs(b)}) listens on target, nothing on source"
+    if kind == "identical":
+        return f"{a.name} ({_procs(a)}) listens on both"
+    if fld == "bind":
+        return f"{pair.source} ({_procs(a)}) on source listens on {pair.target} on target ({_procs(b)})"
+    return f"{a.name}: {_procs(a)} on source, {_procs(b)} on target"
 
 
 def _port_order(key: str) -> tuple[int, int, str]:
     """tcp, then udp, then unix sockets; by port number, then address."""
+    key = key.split(" = ")[0]
     if key.startswith("unix:"):
         return (2, 0, key)
     protocol, _, rest = key.partition("/")
@@ -249,12 +396,30 @@ def _port_order(key: str) -> tuple[int, int, str]:
     return (0 if protocol == "tcp" else 1, int(port) if port.isdigit() else 0, address)
 
 
-def compare_ports(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    return walk("ports", _port_views(source), _port_views(target), _port_describe, include_identical,
-                order=_port_order)
+def compare_ports(ctx: Context) -> Compared:
+    src, tgt = _port_recs(ctx.source, ctx.names), _port_recs(ctx.target, ctx.names)
+    pairs = _pair_binds(src, tgt)
+    return walk("ports", src, tgt, _port_describe, ctx, pairs, order=_port_order)
 
 
-# --- packages ---------------------------------------------------------------------------------
+def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
+    """A socket bound to one address on the source is still served when the target listens on all
+    addresses (127.0.0.1:3306 -> *:3306): pair them as a change of bind, not a missing port."""
+    pairs: dict[str, Pair] = {}
+    for key in sorted(k for k in src if k not in tgt and not k.startswith("unix:")):
+        protocol, _, rest = key.partition("/")
+        port = rest.rpartition(":")[2]
+        wide = f"{protocol}/*:{port}"
+        if wide in tgt:
+            new = f"{key} = {wide}"
+            src[new] = src.pop(key)
+            tgt[new] = Rec(dict(tgt[wide].view), wide, tgt[wide].shown, tgt[wide].attribution)
+            src[new].view["bind"], tgt[new].view["bind"] = key, wide
+            pairs[new] = Pair(source=key, target=wide, function=f"{protocol} port {port}", how="wider-bind")
+    return pairs
+
+
+# --- packages -----------------------------------------------------------------------------------
 
 def evr(epoch: str | None, version: str | None, release: str | None) -> str:
     """epoch:version-release, the way dpkg and rpm print a full version."""
@@ -266,51 +431,81 @@ def evr(epoch: str | None, version: str | None, release: str | None) -> str:
     return text
 
 
-def _package_views(snap: Snapshot) -> dict[str, View]:
-    views: dict[str, View] = {}
-    for p in snap.packages:
+def _package_recs(host: Host) -> dict[str, Rec]:
+    recs: dict[str, Rec] = {}
+    for p in host.snap.packages:
         key = f"{p.manager}:{p.name}:{p.arch or '-'}"
-        view = views.setdefault(key, {"version": [], "status": p.status, "arch": p.arch})
-        view["version"].append(evr(p.epoch, p.version, p.release))
-    for view in views.values():  # several installed versions (kernels on rpm) compare as a set
-        versions = sorted(set(view["version"]))
-        view["version"] = versions[0] if len(versions) == 1 else versions
-    return views
+        rec = recs.get(key)
+        if rec is None:
+            rec = recs[key] = Rec({"version": [], "status": p.status}, p.name,
+                                  {"manager": p.manager, "arch": p.arch, "upstream": []},
+                                  extra={"manager": p.manager, "arch": p.arch, "auto": p.auto})
+        rec.view["version"].append(evr(p.epoch, p.version, p.release))
+        rec.shown["upstream"].append(p.version)
+    for rec in recs.values():  # several installed versions (kernels on rpm) compare as a set
+        versions = sorted(set(rec.view["version"]))
+        rec.view["version"] = versions[0] if len(versions) == 1 else versions
+    return recs
 
 
-def _pair_cross_arch(src: dict[str, View], tgt: dict[str, View]) -> None:
-    """A package present once on each side under different arches (i686 -> x86_64, any -> all)
-    is one package that changed arch: re-key both sides to manager:name."""
-    def unmatched(mine: dict[str, View], other: dict[str, View]) -> dict[str, list[str]]:
-        by_name: dict[str, list[str]] = defaultdict(list)
-        for key in mine.keys() - other.keys():
-            by_name[key.rsplit(":", 1)[0]].append(key)
-        return by_name
-    a, b = unmatched(src, tgt), unmatched(tgt, src)
-    for name in a.keys() & b.keys():
-        if len(a[name]) == 1 and len(b[name]) == 1:
-            src[name] = src.pop(a[name][0])
-            tgt[name] = tgt.pop(b[name][0])
+_SONAME = re.compile(r"^(lib.*?[a-z+-])(\d+(?:\.\d+)*[a-z]?)(t64)?$")
 
 
-def _package_describe(key: str, kind: str, a: Any, b: Any, field: str | None) -> str:
-    name = key.split(":")[1]
+def _library_stem(rec: Rec) -> str | None:
+    """libssl1.1 and libssl3 are one library whose soname moved (Debian puts it in the name)."""
+    m = _SONAME.match(rec.name)
+    return f"{rec.shown['manager']}:{m.group(1)}" if m and rec.name.startswith("lib") else None
+
+
+def _package_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                      pair: Pair | None) -> str:
+    rec = a or b
+    arch = rec.shown["arch"] or "no arch"
     if kind == "only-in-source":
-        return f"{name} {_show(a['version'])} ({a['arch'] or 'no arch'}): {a['status']} on source, absent on target"
+        gone = f"; {pair.function} is provided by {pair.target} on target" if pair else ", absent on target"
+        return f"{a.name} {_show(va['version'])} ({arch}): {va['status']} on source{gone}"
     if kind == "only-in-target":
-        return f"{name} {_show(b['version'])} ({b['arch'] or 'no arch'}): absent on source, {b['status']} on target"
+        return f"{b.name} {_show(vb['version'])} ({arch}): absent on source, {vb['status']} on target"
+    name = _label(a, b, pair)
     if kind == "identical":
-        return f"{name} {_show(a['version'])}: same on both"
-    return f"{name}: {field} {_show(a)} on source, {_show(b)} on target"
+        return f"{name} {_show(va['version'])}: same on both"
+    if fld == "replaced-by":
+        return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function})"
+    if fld == "version":
+        how = a.shown.get("movement")
+        moved = f" ({how})" if how in ("upgraded", "downgraded", "repackaged") else ""
+        return f"{name}: {_show(va)} on source, {_show(vb)} on target{moved}"
+    return f"{name}: {fld} {_show(va)} on source, {_show(vb)} on target"
 
 
-def compare_packages(source: Snapshot, target: Snapshot, include_identical: bool) -> Compared:
-    src, tgt = _package_views(source), _package_views(target)
-    _pair_cross_arch(src, tgt)
-    return walk("packages", src, tgt, _package_describe, include_identical)
+def compare_packages(ctx: Context) -> Compared:
+    src, tgt = _package_recs(ctx.source), _package_recs(ctx.target)
+
+    def function(rec: Rec) -> str | None:
+        found = ctx.names.function("packages", rec.name)
+        return found.name if found else None
+    pairs = pair_up(src, tgt, [
+        ("other-arch", lambda r: f"{r.shown['manager']}:{r.name}"),
+        ("other-manager", lambda r: r.name),
+        ("same-function", function),
+        ("library-soname", _library_stem),
+    ], replacement=_replacement(ctx.names))
+    for key in src.keys() & tgt.keys():
+        a, b = src[key], tgt[key]
+        if a.shown["arch"] != b.shown["arch"]:  # only paired records can differ here
+            a.view["arch"], b.view["arch"] = a.shown["arch"], b.shown["arch"]
+        va, vb = a.view["version"], b.view["version"]
+        if va == vb or not isinstance(va, str) or not isinstance(vb, str):
+            continue
+        if a.shown["manager"] == b.shown["manager"]:
+            a.shown["movement"] = movement(a.shown["manager"], va, vb, a.shown["upstream"][0], b.shown["upstream"][0])
+        else:  # different packaging schemes: only the upstream versions compare (rpm's generic rules)
+            a.shown["movement"] = movement("rpm", a.shown["upstream"][0] or "", b.shown["upstream"][0] or "",
+                                           None, None)
+    return walk("packages", src, tgt, _package_describe, ctx, pairs)
 
 
-SECTION_COMPARERS: dict[str, Callable[[Snapshot, Snapshot, bool], Compared]] = {
+SECTION_COMPARERS: dict[str, Callable[[Context], Compared]] = {
     "system": compare_system,
     "init": compare_init,
     "services": compare_services,

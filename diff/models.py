@@ -189,6 +189,8 @@ class Package(Strict):
     release: str | None
     arch: str | None
     status: str
+    auto: bool | None = Field(description="installed only as a dependency (apt's Auto-Installed); "
+                                          "None when the manager does not say")
     source: str
 
 
@@ -457,6 +459,12 @@ class ApkRow(Strict):
     version: str
 
 
+class AptStateRow(Strict):
+    name: str
+    arch: str | None
+    auto: bool
+
+
 class ListenProc(Strict):
     pid: int
     exe: str | None
@@ -517,6 +525,7 @@ PARSER_MODELS: dict[str, Any] = {
     "parse_rpm_qa": list[RpmRow],
     "parse_rpm_qf": list[RpmRow],
     "parse_apk_info": list[ApkRow],
+    "parse_apt_extended_states": list[AptStateRow],
     "parse_listen_procs": list[ListenProc],
     "parse_dpkg_search": list[DpkgSearchRow],
     "parse_rpm_owners": RpmOwnersData,

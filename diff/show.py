@@ -5,9 +5,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .attribution import attribute, port_key
 from .changes import HostRef
-from .compare import evr, port_key
+from .compare import evr
 from .models import Init, Package, Service, Snapshot, System
+from .names import NameMap
 
 SHOW_SECTIONS = ("system", "init", "services", "ports", "packages")
 ShowSection = Literal["system", "init", "services", "ports", "packages"]
@@ -17,6 +19,8 @@ class ListeningPort(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str
     processes: list[str]
+    service: str | None
+    package: str | None
 
 
 class Requirements(BaseModel):
@@ -34,7 +38,8 @@ class Requirements(BaseModel):
     packages: list[Package]
 
 
-def requirements(ref: HostRef, snap: Snapshot, sections: list[str]) -> Requirements:
+def requirements(ref: HostRef, snap: Snapshot, sections: list[str], names: NameMap) -> Requirements:
+    who = attribute(snap, names)
     ports: dict[str, list[str]] = {}
     for p in snap.ports:
         names = ports.setdefault(port_key(p.protocol, p.bind, p.port, p.path), [])
@@ -45,10 +50,15 @@ def requirements(ref: HostRef, snap: Snapshot, sections: list[str]) -> Requireme
         system=snap.system if "system" in sections else None,
         init=snap.init if "init" in sections else None,
         services=sorted(wanted, key=lambda s: s.name) if "services" in sections else [],
-        ports=[ListeningPort(key=k, processes=sorted(v)) for k, v in sorted(ports.items())]
+        ports=[ListeningPort(key=k, processes=sorted(v), service=_att(who.for_port(k), "service"),
+                             package=_att(who.for_port(k), "package")) for k, v in sorted(ports.items())]
         if "ports" in sections else [],
         packages=[p for p in snap.packages if p.status == "installed"] if "packages" in sections else [],
     )
+
+
+def _att(att, name: str) -> str | None:
+    return getattr(att, name) if att else None
 
 
 def package_version(p: Package) -> str:

@@ -134,6 +134,7 @@ CAPTURES = (
     ("rpm-qa",                     "packages", CMD,   ["rpm", "-qa"],                                                         "parse_rpm_qa"),
     ("rpm-qa-qf",                  "packages", CMD,   ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"], "parse_rpm_qf"),
     ("apk-info",                   "packages", CMD,   ["apk", "info", "-v"],                                                  "parse_apk_info"),
+    ("apt-extended-states",        "packages", FILE,  "/var/lib/apt/extended_states",                                         "parse_apt_extended_states"),
     ("listen-procs",               "ports",    PROCS, "/proc/" + PIDS + "/{exe,comm,stat,cgroup}",                            "parse_listen_procs"),
     ("listen-dpkg-S",              "ports",    CMD,   ["dpkg", "-S", EXES],                                                   "parse_dpkg_search"),
     ("listen-rpm-qf",              "ports",    CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", EXES], "parse_rpm_owners"),
@@ -1616,6 +1617,32 @@ def parse_apk_info(text):
     return out, w.result()
 
 
+def parse_apt_extended_states(text):
+    """/var/lib/apt/extended_states: "Package: x", "Architecture: amd64", "Auto-Installed: 1" stanzas.
+
+    Returns [{"name", "arch", "auto": bool}]: apt installed the package only as a dependency.
+    """
+    w = _Warnings()
+    out = []
+    stanza = {}
+    for n, line in _lines(text + "\n"):
+        if not line.strip():
+            if stanza:
+                if "Package" in stanza:
+                    out.append({"name": stanza["Package"], "arch": stanza.get("Architecture"),
+                                "auto": stanza.get("Auto-Installed") == "1"})
+                else:
+                    w.add("a stanza without Package ends at line %d" % n)
+            stanza = {}
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or " " in key:
+            w.line(n, line)
+            continue
+        stanza[key] = value.strip()
+    return out, w.result()
+
+
 def parse_listen_procs(text):
     """The procs entry: "pid<TAB>field<TAB>value" lines read from /proc/<pid> of listening processes.
 
@@ -2165,9 +2192,15 @@ def split_dpkg_version(version):
 def _normalize_packages(parsed):
     out = []
 
+    apt = _get(parsed, "apt-extended-states")
+    # apt's record of why a package is there (by name: apt files arch "all" packages under the
+    # native arch); a package it does not list was asked for by name
+    auto = set(p["name"] for p in apt or [] if p["auto"])
+
     def add(manager, name, epoch, version, release, arch, status, source):
+        how = (name in auto) if manager == "dpkg" and apt else None
         out.append({"manager": manager, "name": name, "epoch": epoch, "version": version,
-                    "release": release, "arch": arch, "status": status, "source": source})
+                    "release": release, "arch": arch, "status": status, "auto": how, "source": source})
 
     if _get(parsed, "dpkg-query"):
         for p in parsed["dpkg-query"]:

@@ -5,7 +5,8 @@ from ..changes import DiffReport
 from ..show import Requirements
 
 
-def render_diff(report: DiffReport) -> str:
+def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+    """Every change, set-aside ones included (with their reason): JSON is for machines."""
     return report.model_dump_json(indent=2) + "\n"
 
 

@@ -1,17 +1,17 @@
-"""Markdown (GitHub-flavoured tables), for pasting into a ticket."""
+"""Markdown (GitHub-flavoured tables), for pasting into a ticket: the verdict first."""
 from __future__ import annotations
 
 from ..changes import DiffReport
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, headline, host_line, safe
+from .common import COLUMNS, MARKS, groups, headline, host_line, safe
 
 
 def cell(value: object) -> str:
     return safe(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_diff(report: DiffReport) -> str:
-    out = [f"# migdiff: {headline(report)}", "",
+def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+    out = [f"# migdiff: {cell(headline(report))}", "",
            f"- source: {cell(host_line(report.source))}",
            f"- target: {cell(host_line(report.target))}", "",
            "| section | " + " | ".join(title for _, title in COLUMNS) + " |",
@@ -19,14 +19,11 @@ def render_diff(report: DiffReport) -> str:
     for section in report.sections:
         counts = report.summary[section]
         out.append(f"| {section} | " + " | ".join(str(getattr(counts, a)) for a, _ in COLUMNS) + " |")
-    for section in report.sections:
-        changes = [c for c in report.changes if c.section == section]
-        if not changes:
-            continue
-        out += ["", f"## {section}", "", "| | key | change |", "|---|---|---|"]
+    for title, changes in groups(report, show_ignored):
+        out += ["", f"## {title}", "", "| | section | key | change |", "|---|---|---|---|"]
         for c in changes:
-            note = " (expected)" if c.expected else ""
-            out.append(f"| {MARKS[c.kind]} | `{cell(c.key)}` | {cell(c.text)}{note} |")
+            note = f" *({cell(c.ignored)})*" if c.ignored else ""
+            out.append(f"| {MARKS[c.kind]} | {c.section} | `{cell(c.key)}` | {cell(c.text)}{note} |")
     return "\n".join(out) + "\n"
 
 
@@ -45,8 +42,9 @@ def render_show(req: Requirements) -> str:
             levels = "".join(sorted(k for k, v in s.runlevels.items() if v == "on"))
             out.append(f"| {cell(s.name)} | {s.init} | {s.running} | {s.enabled} | {levels} | {cell(', '.join(s.targets))} |")
     if "ports" in req.sections:
-        out += ["", "## listening", "", "| socket | processes |", "|---|---|"]
-        out += [f"| `{cell(p.key)}` | {cell(', '.join(p.processes))} |" for p in req.ports]
+        out += ["", "## listening", "", "| socket | processes | service | package |", "|---|---|---|---|"]
+        out += [f"| `{cell(p.key)}` | {cell(', '.join(p.processes))} | {cell(p.service or '')} | {cell(p.package or '')} |"
+                for p in req.ports]
     if "packages" in req.sections:
         out += ["", "## packages installed", "", "| package | version | arch |", "|---|---|---|"]
         out += [f"| {cell(p.name)} | {cell(package_version(p))} | {p.arch or ''} |" for p in req.packages]

@@ -1,4 +1,4 @@
-"""Terminal report: a summary table of counts per section, then the changes grouped by section."""
+"""Terminal report: the verdict, a summary table per section, blockers and warnings first."""
 from __future__ import annotations
 
 from typing import TextIO
@@ -9,9 +9,10 @@ from rich.text import Text
 
 from ..changes import DiffReport
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, headline, host_line, safe
+from .common import COLUMNS, MARKS, groups, headline, host_line, safe
 
-STYLES = {"only-in-source": "red", "only-in-target": "green", "changed": "yellow", "identical": "dim"}
+STYLES = {"blocker": "bold red", "warning": "yellow", "info": "", "identical": "dim"}
+VERDICT_STYLES = {"NOT READY": "bold red", "READY WITH WARNINGS": "bold yellow", "READY": "bold green"}
 
 
 def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Console:
@@ -20,10 +21,12 @@ def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Cons
                    color_system=None if to_file else "auto", soft_wrap=True)
 
 
-def render_diff(report: DiffReport, console: Console) -> None:
+def render_diff(report: DiffReport, console: Console, show_ignored: bool = False) -> None:
+    verdict = report.judgement.verdict if report.judgement else ""
+    console.print(Text(headline(report), style=VERDICT_STYLES.get(verdict, "bold")))
     console.print(Text(f"source: {host_line(report.source)}"))
     console.print(Text(f"target: {host_line(report.target)}"))
-    console.print(Text(headline(report), style="bold"))
+    console.print()
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("section")
     for _, title in COLUMNS:
@@ -32,17 +35,17 @@ def render_diff(report: DiffReport, console: Console) -> None:
         counts = report.summary[section]
         table.add_row(section, *(str(getattr(counts, attr)) for attr, _ in COLUMNS))
     console.print(table)
-    for section in report.sections:
-        changes = [c for c in report.changes if c.section == section]
-        if not changes:
-            continue
+    for title, changes in groups(report, show_ignored):
         console.print()
-        console.print(Text(section, style="bold underline"))
+        console.print(Text(title, style="bold underline"))
         for change in changes:
-            line = Text(f"  {MARKS[change.kind]} ", style=STYLES[change.kind])
-            line.append(safe(change.text))
-            if change.expected:
-                line.append(" (expected)", style="dim")
+            style = STYLES["identical" if change.kind == "identical" else change.severity]
+            line = Text(f"  {MARKS[change.kind]} ", style=style)
+            if not title.startswith("Other"):
+                line.append(f"{change.section}: ", style="dim")
+            line.append(safe(change.text), style=style)
+            if change.ignored:
+                line.append(f"  ({safe(change.ignored)})", style="dim")
             console.print(line)
 
 
@@ -70,7 +73,9 @@ def render_show(req: Requirements, console: Console) -> None:
         console.print()
         console.print(Text(f"listening ({len(req.ports)})", style="bold underline"))
         for p in req.ports:
-            console.print(Text(f"  {safe(p.key)} {safe(', '.join(p.processes) or 'process unknown')}"))
+            who = ", ".join(x for x in (p.service and f"service {p.service}", p.package and f"package {p.package}") if x)
+            console.print(Text(f"  {safe(p.key)} {safe(', '.join(p.processes) or 'process unknown')}"
+                               + (f" [{safe(who)}]" if who else "")))
     if "packages" in req.sections:
         console.print()
         console.print(Text(f"packages installed ({len(req.packages)})", style="bold underline"))

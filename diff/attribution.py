@@ -1,0 +1,94 @@
+"""Who is behind a listening port, and what a service brings with it.
+
+A port is attributed to its process, the process to a service (the systemd unit whose cgroup
+holds it; otherwise the running service of the same name or function) and to the package that
+owns its executable (recorded by the collector with dpkg -S / rpm -qf).  A service collects the
+ports attributed to it and a package (its process's, else the package of the same name or
+function).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .changes import Attribution
+from .models import PortProcess, Snapshot
+from .names import NameMap
+
+
+def port_key(protocol: str, bind: str | None, port: int | None, path: str | None) -> str:
+    """The natural key of a listening socket: protocol, address class and port (or unix path).
+
+    Wildcards (0.0.0.0, ::, *, [::]) are "*"; loopback addresses stay as they are; any other
+    specific address is the host's own, which differs between two hosts by nature, so it is
+    "host" (the address itself is shown, not compared).
+    """
+    if protocol == "unix":
+        return f"unix:{path}"
+    address = bind or ""
+    if address in ("0.0.0.0", "::", "*", "[::]", ""):
+        shown = "*"
+    elif address.startswith("127.") or address == "::1":
+        shown = f"[{address}]" if ":" in address else address
+    else:
+        shown = "host"
+    return f"{protocol}/{shown}:{port}"
+
+
+@dataclass
+class HostAttribution:
+    ports: dict[str, Attribution] = field(default_factory=dict)
+    services: dict[str, Attribution] = field(default_factory=dict)
+
+    def for_port(self, key: str) -> Attribution | None:
+        return self.ports.get(key)
+
+    def for_service(self, name: str) -> Attribution | None:
+        return self.services.get(name)
+
+
+def _main_process(procs: list[PortProcess]) -> PortProcess | None:
+    """The daemon among a socket's processes: one in a service unit, else not PID 1 (socket activation)."""
+    for test in (lambda p: p.unit is not None, lambda p: p.pid != 1, lambda p: True):
+        for p in procs:
+            if test(p):
+                return p
+    return None
+
+
+def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
+    by_function: dict[str, list[str]] = defaultdict(list)
+    for name, svc in sorted(snap.services.items(), key=lambda kv: (not kv[1].running, kv[0])):
+        by_function[names.common("services", name)].append(name)
+    packages_by_function: dict[str, str] = {}
+    for p in snap.packages:
+        packages_by_function.setdefault(names.common("packages", p.name), p.name)
+    out = HostAttribution()
+    for port in snap.ports:
+        key = port_key(port.protocol, port.bind, port.port, port.path)
+        proc = _main_process(port.processes)
+        if proc is None or key in out.ports:
+            continue
+        service = None
+        if proc.unit and proc.unit.endswith(".service") and proc.unit[:-8] in snap.services:
+            service = proc.unit[:-8]
+        elif proc.name:
+            candidates = by_function.get(names.common("processes", proc.name)) or by_function.get(proc.name)
+            service = candidates[0] if candidates else None
+        out.ports[key] = Attribution(process=proc.name, exe=proc.exe, service=service, package=proc.package,
+                                     ports=[key])
+        if service:
+            svc = out.services.setdefault(service, Attribution(service=service, ports=[]))
+            svc.ports.append(key)
+            svc.process = svc.process or proc.name
+            svc.exe = svc.exe or proc.exe
+            svc.package = svc.package or proc.package
+    for name in snap.services:
+        svc = out.services.get(name)
+        if svc is None or svc.package is None:
+            package = packages_by_function.get(names.common("services", name))
+            if package:
+                if svc is None:
+                    svc = out.services[name] = Attribution(service=name, ports=[])
+                svc.package = package
+    return out
