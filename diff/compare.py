@@ -268,8 +268,10 @@ def _service_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, 
     if fld == "replaced-by":
         return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function}): " \
                "check that its configuration was carried over"
-    word = _running if fld == "running" else _enabled
-    return f"{name}: {word(va)} on source, {word(vb)} on target" + _who(a.attribution, service=False)
+    if fld == "running":
+        return f"{name}: {_running(va)} on source, {_running(vb)} on target" + _who(a.attribution, service=False)
+    return f"{name}: {_enabled(va, a.shown['state'])} on source, {_enabled(vb, b.shown['state'])} on target" \
+        + _who(a.attribution, service=False)
 
 
 def compare_services(ctx: Context) -> Compared:
