@@ -60,9 +60,7 @@ def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
     by_function: dict[str, list[str]] = defaultdict(list)
     for name, svc in sorted(snap.services.items(), key=lambda kv: (not kv[1].running, kv[0])):
         by_function[names.common("services", name)].append(name)
-    packages_by_function: dict[str, str] = {}
-    for p in snap.packages:
-        packages_by_function.setdefault(names.common("packages", p.name), p.name)
+    packages_by_name = {p.name for p in snap.packages}
     out = HostAttribution()
     for port in snap.ports:
         key = port_key(port.protocol, port.bind, port.port, port.path)
@@ -83,12 +81,22 @@ def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
             svc.process = svc.process or proc.name
             svc.exe = svc.exe or proc.exe
             svc.package = svc.package or proc.package
+    packages_of: dict[str, str] | None = None  # function -> a package providing it, built if needed
     for name in snap.services:
         svc = out.services.get(name)
-        if svc is None or svc.package is None:
-            package = packages_by_function.get(names.common("services", name))
-            if package:
-                if svc is None:
-                    svc = out.services[name] = Attribution(service=name, ports=[])
-                svc.package = package
+        if svc is not None and svc.package is not None:
+            continue
+        package = name if name in packages_by_name else None
+        if package is None and names.function("services", name) is not None:
+            if packages_of is None:
+                packages_of = {}
+                for p in snap.packages:
+                    found = names.function("packages", p.name)
+                    if found is not None:
+                        packages_of.setdefault(found.name, p.name)
+            package = packages_of.get(names.common("services", name))
+        if package:
+            if svc is None:
+                svc = out.services[name] = Attribution(service=name, ports=[])
+            svc.package = package
     return out

@@ -1,32 +1,64 @@
-"""Reading a migsnap bundle: straight from the tar stream into memory, never onto disk.
+"""Reading a migsnap bundle: straight from the gzip stream, never onto disk.
 
-A bundle comes from a host we do not control, on a USB stick: every member is
-checked before a byte of it is read (type, name, size), and the whole read is
-bounded by Limits.
+A bundle comes from a host we do not control, on a USB stick.  The tar stream is parsed here,
+block by block, not by tarfile (whose pax and GNU long-name headers, sparse maps and chains of
+extended headers are read whole, unbounded, or recursively): every header is checked before a byte
+of its member is read (checksum, type, name, size), extended headers are bounded, and the whole
+read is bounded by Limits.  Members are streamed in chunks: each one's size and sha256 are
+recorded, and only the JSON documents are kept (every member with keep_raw=True), so memory does
+not grow with the bundle.  The gzip stream is read to its end, so its CRC and length are checked.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
-import tarfile
+import reprlib
+import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import BundleError
 
 BUNDLE_FORMAT = "migsnap-bundle"
 SUPPORTED_FORMAT_VERSION = 1
 MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+DOCUMENTS = frozenset({"manifest.json", "snapshot.json", "parsed.json"})  # kept in memory, decoded
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+CHUNK = 1 * MiB                 # members are hashed this much at a time
+MAX_EXTENDED = 64 * 1024        # one pax header or GNU long name (a path is at most a few KiB)
+MAX_EXTENDED_RUN = 4            # extended headers in a row before the member they describe
+MAX_TRAILER = 1 * MiB           # zeros after the end-of-archive marker (tar pads to 10 KiB)
+SHOWN = 120                     # characters of a hostile value quoted in a message
+# Decoded JSON costs about 3 times its text for real migsnap documents (one object or list per
+# ~160 bytes), but 20 to 30 times for a hostile one made of empty lists ("[[],[],...]": 64 bytes
+# of Python for 3 of text).  A document over this many objects and lists is refused unparsed;
+# a real one reaches it only well past the 64 MiB member cap.
+MAX_JSON_CONTAINERS = 1_000_000
+
+REGULAR = frozenset({b"0", b"\x00", b"7"})   # file, old-style file, contiguous file
+EXTENDED = {b"x": "pax", b"X": "pax", b"g": "global pax", b"L": "GNU long name", b"K": "GNU long link"}
+KINDS = {b"1": "hard link", b"2": "symlink", b"3": "character device", b"4": "block device", b"6": "FIFO",
+         b"S": "sparse file", b"V": "volume label", b"M": "multi-volume continuation", b"D": "GNU dump directory",
+         b"N": "old GNU long name"}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps on what one bundle may hold (the collector caps each output at 16 MiB)."""
+    """Caps on what one bundle may hold (the collector caps each output at 16 MiB).
+
+    Memory does not depend on max_total_size (members are hashed as they stream by); it bounds
+    how long a gzip bomb is inflated before it is refused (about 3 s a GiB).
+    """
 
     max_member_size: int = 64 * MiB
-    max_total_size: int = 256 * MiB
+    max_total_size: int = 1 * GiB
     max_members: int = 20_000
 
 
@@ -35,12 +67,20 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass
 class Bundle:
-    """A bundle read into memory: its files by name relative to the top folder."""
+    """A bundle read from its tar stream: every file's size and sha256, and the files kept.
+
+    `digests` holds every regular file by name relative to the top folder: (size, sha256 hex).
+    `files` holds the bytes of manifest.json, snapshot.json and parsed.json; with keep_raw=True
+    (see read_bundle) it holds every file.
+    """
 
     path: str
     top: str
     files: dict[str, bytes]
     manifest: dict[str, Any]
+    digests: dict[str, tuple[int, str]] = field(default_factory=dict)
+    keep_raw: bool = False
+    typed: dict[str, Any] = field(default_factory=dict, repr=False)  # documents validated into their models
     _json: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def json_member(self, name: str) -> Any:
@@ -64,25 +104,59 @@ class Bundle:
         return os.path.basename(self.path)
 
 
-def decode_json(path: str, name: str, data: bytes) -> Any:
+def shown(value: Any) -> str:
+    """A hostile value quoted in a one-line message: repr (control bytes escaped), bounded in length
+    and in the work it takes (a huge string, list or number is not rendered whole)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<a number of about {int(value.bit_length() * 0.30103) + 1} digits>"
     try:
-        text = data.decode("utf-8")
+        text = _REPR.repr(value)
+    except (RecursionError, ValueError):
+        text = f"<a {_json_type(value)} too big to show>"
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOWN
+_REPR.maxlevel = 3
+
+
+def check_json_bytes(path: str, name: str, data: bytes) -> str:
+    """The checks that need no parsing (size of the structure, NUL, UTF-8); the text."""
+    containers = data.count(b"[") + data.count(b"{")  # an upper bound: brackets in strings count too
+    if containers > MAX_JSON_CONTAINERS:
+        raise BundleError(path, f"{name} holds more than {MAX_JSON_CONTAINERS} objects and lists "
+                                f"({containers} brackets): not a migsnap file, refused")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise BundleError(path, f"{name} contains a NUL byte (byte {nul})")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BundleError(path, f"{name} is not UTF-8 (byte {exc.start})") from None
-    if "\x00" in text:
-        raise BundleError(path, f"{name} contains a NUL byte")
+
+
+def decode_json(path: str, name: str, data: bytes) -> Any:
+    text = check_json_bytes(path, name, data)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BundleError(path, f"{name} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:  # the C decoder bounds its recursion; deep nesting lands here, not in a crash
         raise BundleError(path, f"{name} nests too deeply to be a migsnap file") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise BundleError(path, f"{name} is not usable JSON: {exc}") from None
+    except ValueError as exc:  # an integer with more digits than Python converts (sys.get_int_max_str_digits)
+        if "integer string conversion" in str(exc):
+            raise BundleError(path, f"{name} holds a number too long to be a migsnap value "
+                                    "(over 4300 digits)") from None
+        raise BundleError(path, f"{name} is not usable JSON: {shown(str(exc))}") from None
 
 
-def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Bundle:
-    """Reads and checks a bundle's container; BundleError on anything unsafe or unreadable."""
+def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, keep_raw: bool = False) -> Bundle:
+    """Reads and checks a bundle's container; BundleError on anything unsafe or unreadable.
+
+    Keeps in memory only manifest.json, snapshot.json and parsed.json, unless keep_raw is True:
+    then every file is kept (up to limits.max_total_size bytes), for callers that rewrite bundles.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise BundleError(path, "no such file")
@@ -93,120 +167,333 @@ def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -
     except OSError as exc:
         raise BundleError(path, f"cannot open: {exc.strerror}") from None
     with f:
-        if f.read(2) != b"\x1f\x8b":
+        try:
+            magic = f.read(2)
+        except OSError as exc:
+            raise BundleError(path, f"cannot read: {exc.strerror or exc}") from None
+        if not magic:
+            raise BundleError(path, "empty file, not a migsnap bundle (.tgz)")
+        if magic != b"\x1f\x8b":
             raise BundleError(path, "not a gzip file, so not a migsnap bundle (.tgz)")
         f.seek(0)
-        top, files = _read_members(path, f, limits)
+        top, files, digests = _read_members(path, f, limits, keep_raw)
     if "manifest.json" not in files:
         raise BundleError(path, "no manifest.json in the archive: not a migsnap bundle")
     manifest = decode_json(path, "manifest.json", files["manifest.json"])
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise BundleError(path, f"not a migsnap bundle (manifest format is {found!r}, expected {BUNDLE_FORMAT!r})")
+        found = shown(manifest.get("format")) if isinstance(manifest, dict) else f"a JSON {_json_type(manifest)}"
+        raise BundleError(path, f"not a migsnap bundle (manifest format is {found}, expected {BUNDLE_FORMAT!r})")
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise BundleError(path, f"manifest.json has no usable format_version ({version!r})")
+        raise BundleError(path, f"manifest.json has no usable format_version ({shown(version)}, "
+                                f"a JSON {_json_type(version)}; expected an integer)")
     if version > SUPPORTED_FORMAT_VERSION:
-        raise BundleError(path, f"bundle format {version} is newer than this migdiff reads "
+        raise BundleError(path, f"bundle format {shown(version)} is newer than this migdiff reads "
                                 f"({SUPPORTED_FORMAT_VERSION}): upgrade migdiff")
-    return Bundle(path=path, top=top, files=files, manifest=manifest)
+    return Bundle(path=path, top=top, files=files, manifest=manifest, digests=digests, keep_raw=keep_raw)
 
 
-def _read_members(path: str, f: Any, limits: Limits) -> tuple[str, dict[str, bytes]]:
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number",
+             type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _Stream:
+    """The inflated tar stream, read in bounded pieces; gzip and I/O trouble become BundleError."""
+
+    def __init__(self, path: str, f: BinaryIO) -> None:
+        self.path = path
+        self.gz = gzip.GzipFile(fileobj=f, mode="rb")
+        self.offset = 0
+
+    def read(self, n: int) -> bytes:
+        """n bytes, fewer only where the data ends."""
+        parts = []
+        while n > 0:
+            try:
+                piece = self.gz.read(n)
+            except EOFError:
+                raise BundleError(self.path, f"truncated archive: the gzip data ends early "
+                                             f"(after {self.offset + sum(map(len, parts))} bytes of tar)") from None
+            except (gzip.BadGzipFile, zlib.error) as exc:  # bad deflate data, CRC or length
+                raise BundleError(self.path, f"corrupt gzip data ({exc})") from None
+            except OSError as exc:
+                raise BundleError(self.path, f"cannot read: {exc.strerror or exc}") from None
+            if not piece:
+                break
+            parts.append(piece)
+            n -= len(piece)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.offset += len(data)
+        return data
+
+    def exactly(self, n: int, what: str) -> bytes:
+        data = self.read(n)
+        if len(data) != n:
+            raise BundleError(self.path, f"truncated archive: {what} is cut short")
+        return data
+
+
+@dataclass
+class _Header:
+    at: int
+    name: bytes
+    size: int
+    kind: bytes
+    linkname: bytes
+
+
+def _read_members(path: str, f: BinaryIO, limits: Limits,
+                  keep_raw: bool) -> tuple[str, dict[str, bytes], dict[str, tuple[int, str]]]:
+    stream = _Stream(path, f)
     files: dict[str, bytes] = {}
+    digests: dict[str, tuple[int, str]] = {}
     dirs: set[str] = set()
+    names: set[str] = set()         # every file member, by full name
+    folders: set[str] = set()       # every folder, named or implied by a member inside it
     top: str | None = None
     total = count = 0
-    try:
-        tar = tarfile.open(fileobj=f, mode="r|gz")
-    except tarfile.ReadError as exc:
-        raise BundleError(path, _read_error(exc, first=True)) from None
-    except (EOFError, zlib.error, OSError) as exc:
-        raise BundleError(path, f"corrupt or truncated gzip data ({exc})") from None
-    try:
-        for member in tar:
-            count += 1
-            if count > limits.max_members:
-                raise BundleError(path, f"more than {limits.max_members} members (limit: --max-members)")
-            name = _safe_name(path, member.name)
-            if member.isdir():
-                dirs.add(name)
-                top = _same_top(path, top, name)
-                continue
-            if not member.isreg() or member.issparse():
-                raise BundleError(path, f"member {name!r} is a {_kind(member)}: refused")
-            if member.size > limits.max_member_size:
-                raise BundleError(path, f"member {name!r} is {member.size} bytes, over the "
-                                        f"{limits.max_member_size}-byte limit (--max-member-size)")
-            total += member.size
+    extended: dict[str, bytes] = {}   # what the extended headers before a member say about it
+    run = 0
+    while True:
+        at = stream.offset
+        block = stream.read(BLOCK)
+        if block == ZERO_BLOCK:
+            if extended:
+                raise BundleError(path, f"damaged tar archive (an extended header at byte {at - BLOCK} "
+                                        "describes no member)")
+            break
+        if len(block) < BLOCK:
+            if at == 0:
+                raise BundleError(path, "a gzip file but not a tar archive (it holds no tar header)")
+            raise BundleError(path, "truncated archive: the tar data ends without its end-of-archive marker")
+        header = _parse_header(path, block, at)
+        if header.kind in EXTENDED:
+            run += 1
+            what = EXTENDED[header.kind]
+            if run > MAX_EXTENDED_RUN:
+                raise BundleError(path, f"damaged tar archive (more than {MAX_EXTENDED_RUN} extended headers "
+                                        f"in a row, at byte {at}): refused")
+            if header.size > MAX_EXTENDED:
+                raise BundleError(path, f"a {what} header of {header.size} bytes at byte {at}, over the "
+                                        f"{MAX_EXTENDED}-byte limit for one: refused")
+            total += header.size
             if total > limits.max_total_size:
                 raise BundleError(path, f"members add up to more than {limits.max_total_size} bytes "
                                         "(limit: --max-total-size)")
+            data = stream.exactly(header.size, f"the {what} header at byte {at}")
+            stream.exactly(-header.size % BLOCK, f"the {what} header at byte {at}")
+            _extend(path, extended, header, data)
+            continue
+        run = 0
+        described, extended = extended, {}
+        count += 1
+        if count > limits.max_members:
+            raise BundleError(path, f"more than {limits.max_members} members (limit: --max-members)")
+        raw_name = described.get("path", header.name)
+        linkname = described.get("linkpath", header.linkname)
+        size = header.size
+        if "size" in described:
+            size = _decimal(path, described["size"], at)
+        text_name = raw_name.decode("utf-8", "surrogateescape")
+        name = _safe_name(path, text_name)
+        is_dir = header.kind == b"5" or (header.kind == b"\x00" and text_name.endswith("/"))
+        _one_of_a_name(path, name, is_dir, names, folders)
+        if is_dir:
+            if size:
+                raise BundleError(path, f"member {shown(name)} is a directory carrying {size} bytes: refused")
+            dirs.add(name)
             top = _same_top(path, top, name)
-            rel = name[len(top) + 1:]
-            if not rel:
-                raise BundleError(path, f"member {name!r} is a file where the top folder should be")
-            if rel in files:
-                raise BundleError(path, f"member {name!r} appears twice")
-            extracted = tar.extractfile(member)
-            data = extracted.read(member.size + 1) if extracted else b""
-            if len(data) != member.size:
-                raise BundleError(path, f"member {name!r} is cut short: truncated archive")
-            files[rel] = data
-        tar.close()
-    except tarfile.ReadError as exc:
-        raise BundleError(path, _read_error(exc, first=count == 0)) from None
-    except (EOFError, zlib.error, OSError) as exc:
-        raise BundleError(path, f"corrupt or truncated gzip data ({exc})") from None
+            continue
+        if header.kind not in REGULAR:
+            raise BundleError(path, f"member {shown(name)} is a {_kind(header.kind, linkname)}: refused")
+        if any(key.startswith("GNU.sparse.") for key in described):
+            raise BundleError(path, f"member {shown(name)} is a sparse file: refused")
+        if size > limits.max_member_size:
+            raise BundleError(path, f"member {shown(name)} is {size} bytes, over the "
+                                    f"{limits.max_member_size}-byte limit (--max-member-size)")
+        total += size
+        if total > limits.max_total_size:
+            raise BundleError(path, f"members add up to more than {limits.max_total_size} bytes "
+                                    "(limit: --max-total-size)")
+        top = _same_top(path, top, name)
+        rel = name[len(top) + 1:]
+        if not rel:
+            raise BundleError(path, f"member {shown(name)} is a file where the top folder should be")
+        if rel in digests:
+            raise BundleError(path, f"member {shown(name)} appears twice: refused (which one is the real one?)")
+        keep = keep_raw or rel in DOCUMENTS
+        digest, parts, left = hashlib.sha256(), [], size
+        while left:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                raise BundleError(path, f"member {shown(name)} is cut short: truncated archive")
+            digest.update(chunk)
+            if keep:
+                parts.append(chunk)
+            left -= len(chunk)
+        stream.exactly(-size % BLOCK, f"member {shown(name)}")
+        digests[rel] = (size, digest.hexdigest())
+        if keep:
+            files[rel] = b"".join(parts)
+            del parts
+    _finish(path, stream)
     if top is None:
         raise BundleError(path, "empty archive: not a migsnap bundle")
     for d in dirs:
         if d != top and not d.startswith(top + "/"):
-            raise BundleError(path, f"more than one top folder ({top!r} and {d!r})")
-    return top, files
+            raise BundleError(path, f"more than one top folder ({shown(top)} and {shown(d)})")
+    return top, files, digests
 
 
-def _read_error(exc: tarfile.ReadError, first: bool) -> str:
-    text = str(exc)
-    if "unexpected end of data" in text or "truncated" in text:
-        return "truncated archive (unexpected end of data)"
-    if "invalid compressed data" in text or "crc" in text.lower() or "compressed file ended" in text:
-        return f"corrupt or truncated gzip data ({text})"
-    if first:
-        return f"a gzip file but not a tar archive ({text})"
-    return f"damaged tar archive ({text})"
+def _one_of_a_name(path: str, name: str, is_dir: bool, names: set[str], folders: set[str]) -> None:
+    """A name is a file or a folder, once: extracting the bundle must not depend on member order."""
+    parts = name.split("/")
+    ancestors = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    for folder in ancestors:
+        if folder in names:
+            raise BundleError(path, f"member {shown(folder)} appears twice (as a file and a folder): refused")
+    if is_dir:
+        if name in names:
+            raise BundleError(path, f"member {shown(name)} appears twice (as a file and a folder): refused")
+        folders.add(name)
+    else:
+        if name in folders:
+            raise BundleError(path, f"member {shown(name)} appears twice (as a folder and a file): refused")
+        if name in names:
+            raise BundleError(path, f"member {shown(name)} appears twice: refused (which one is the real one?)")
+        names.add(name)
+    folders.update(ancestors)
+
+
+def _finish(path: str, stream: _Stream) -> None:
+    """Reads what follows the end-of-archive marker to the end of the gzip stream: its CRC and
+    length get checked, and nothing hides after the archive (tar pads with zeros, nothing else)."""
+    after = 0
+    while True:
+        piece = stream.read(64 * 1024)
+        if not piece:
+            return
+        if piece.count(0) != len(piece):
+            raise BundleError(path, f"data after the end of the tar archive (near byte {stream.offset - len(piece)}): "
+                                    "refused")
+        after += len(piece)
+        if after > MAX_TRAILER:
+            raise BundleError(path, f"more than {MAX_TRAILER} bytes after the end of the tar archive: refused")
+
+
+def _parse_header(path: str, block: bytes, at: int) -> _Header:
+    stored = _field(block[148:156]).strip()
+    unsigned = 256 + sum(struct.unpack_from("148B8x356B", block))
+    signed = 256 + sum(struct.unpack_from("148b8x356b", block))
+    if not _is_octal(stored) or int(stored, 8) not in (unsigned, signed):
+        if at == 0:
+            raise BundleError(path, "a gzip file but not a tar archive (no tar header at the start)")
+        raise BundleError(path, f"damaged tar archive (bad header checksum at byte {at})")
+    raw_size = block[124:136]
+    if raw_size[0] & 0x80:  # GNU base-256, for members of 8 GiB and more
+        if raw_size[0] != 0x80:
+            raise BundleError(path, f"damaged tar archive (negative member size at byte {at})")
+        size = int.from_bytes(raw_size[1:], "big")
+    else:
+        digits = _field(raw_size).strip()
+        if not _is_octal(digits, empty=True):
+            raise BundleError(path, f"damaged tar archive (member size {shown(digits)} at byte {at})")
+        size = int(digits, 8) if digits else 0
+    name = _field(block[0:100])
+    if block[257:263] == b"ustar\x00":  # POSIX ustar: a name may be split into prefix and name
+        prefix = _field(block[345:500])
+        if prefix:
+            name = prefix + b"/" + name
+    return _Header(at, name, size, block[156:157], _field(block[157:257]))
+
+
+def _field(raw: bytes) -> bytes:
+    return raw.split(b"\x00", 1)[0]
+
+
+def _is_octal(digits: bytes, empty: bool = False) -> bool:
+    return (bool(digits) or empty) and not digits.strip(b"01234567")
+
+
+def _decimal(path: str, value: bytes, at: int) -> int:
+    if not value.isdigit() or len(value) > 20:
+        raise BundleError(path, f"damaged tar archive (pax size {shown(value)} at byte {at})")
+    return int(value)
+
+
+def _extend(path: str, extended: dict[str, bytes], header: _Header, data: bytes) -> None:
+    """Folds one extended header into what is known of the next member."""
+    if header.kind == b"L":
+        extended["path"] = _field(data)
+        return
+    if header.kind == b"K":
+        extended["linkpath"] = _field(data)
+        return
+    records = _pax_records(path, data, header.at)
+    if header.kind == b"g":
+        said = [k for k in records if k in ("path", "linkpath", "size") or k.startswith("GNU.sparse.")]
+        if said:
+            raise BundleError(path, f"a global pax header at byte {header.at} sets {shown(said[0])} "
+                                    "for every member: refused")
+        return
+    for key, value in records.items():
+        if key in ("path", "linkpath", "size") or key.startswith("GNU.sparse."):
+            if value or key.startswith("GNU.sparse."):
+                extended[key] = value
+            else:  # an empty value takes the field back to the header's own
+                extended.pop(key, None)
+
+
+def _pax_records(path: str, data: bytes, at: int) -> dict[str, bytes]:
+    """The records of a pax header: "<length> <key>=<value>\\n", the length counting itself."""
+    records: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:  # some writers pad with NULs
+            break
+        space = data.find(b" ", pos, pos + 21)
+        length_text = data[pos:space] if space > pos else b""
+        if not length_text.isdigit():
+            raise BundleError(path, f"damaged tar archive (bad pax record at byte {at})")
+        length = int(length_text)
+        end = pos + length
+        record = data[space + 1:end]
+        if end > len(data) or length <= len(length_text) + 1 or not record.endswith(b"\n") or b"=" not in record:
+            raise BundleError(path, f"damaged tar archive (bad pax record at byte {at})")
+        key, value = record[:-1].split(b"=", 1)
+        try:
+            records[key.decode("utf-8")] = value
+        except UnicodeDecodeError:
+            raise BundleError(path, f"damaged tar archive (pax key {shown(key)} is not UTF-8, at byte {at})") from None
+        pos = end
+    return records
 
 
 def _safe_name(path: str, name: str) -> str:
     if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
-        raise BundleError(path, f"member name {name!r} is not UTF-8")
+        raise BundleError(path, f"member name {shown(name.encode('utf-8', 'surrogateescape'))} is not UTF-8")
     if name.startswith("/"):
-        raise BundleError(path, f"member {name!r} has an absolute path: refused")
+        raise BundleError(path, f"member {shown(name)} has an absolute path: refused")
     clean = name[2:] if name.startswith("./") else name
     parts = PurePosixPath(clean).parts
     if ".." in parts:
-        raise BundleError(path, f"member {name!r} climbs out with '..': refused")
-    if not parts or any(ch in clean for ch in "\\\x00"):
-        raise BundleError(path, f"member name {name!r} refused")
+        raise BundleError(path, f"member {shown(name)} climbs out with '..': refused")
+    if not parts or "\\" in clean or not clean.isprintable():
+        raise BundleError(path, f"member name {shown(name)} refused (empty, a backslash or a control character)")
     return "/".join(parts)
 
 
 def _same_top(path: str, top: str | None, name: str) -> str:
     first = name.split("/", 1)[0]
     if top is not None and first != top:
-        raise BundleError(path, f"more than one top folder ({top!r} and {first!r})")
+        raise BundleError(path, f"more than one top folder ({shown(top)} and {shown(first)})")
     return first
 
 
-def _kind(member: tarfile.TarInfo) -> str:
-    if member.issym():
-        return f"symlink to {member.linkname!r}"
-    if member.islnk():
-        return f"hard link to {member.linkname!r}"
-    if member.ischr() or member.isblk():
-        return "device"
-    if member.isfifo():
-        return "FIFO"
-    if member.issparse():
-        return "sparse file"
-    return f"member of tar type {member.type!r}"
+def _kind(kind: bytes, linkname: bytes) -> str:
+    what = KINDS.get(kind, f"member of tar type {shown(kind.decode('latin-1'))}")
+    if kind in (b"1", b"2"):
+        what += f" to {shown(linkname.decode('utf-8', 'backslashreplace'))}"
+    return what

@@ -19,7 +19,7 @@ from .errors import EXIT_DIFFERENT, EXIT_SAME, EXIT_TROUBLE, MigdiffError, Usage
 if TYPE_CHECKING:
     from .bundle import Limits
 
-COMMANDS = ("diff", "validate", "show", "parse", "collector")
+COMMANDS = ("diff", "validate", "show", "parse", "collector", "redact")
 
 app = typer.Typer(
     name="migdiff",
@@ -68,7 +68,9 @@ MaxMembersOpt = Annotated[int, typer.Option("--max-members", help="refuse bundle
 MaxMemberSizeOpt = Annotated[int, typer.Option("--max-member-size", help="refuse a member larger than this (bytes)",
                                                min=1)]
 MaxTotalOpt = Annotated[int, typer.Option("--max-total-size", help="refuse bundles whose members add up to more "
-                                          "(bytes, uncompressed)", min=1)]
+                                          "(bytes, uncompressed; default 1 GiB: members are hashed as they stream "
+                                          "by, so memory does not grow with it; it bounds how long a gzip bomb "
+                                          "inflates before it is refused, about 6 s)", min=1)]
 NamesOpt = Annotated[Optional[Path], typer.Option(
     "--names", help="your own name mappings (TOML, as data/names.toml); default: "
                     "$XDG_CONFIG_HOME/migdiff/names.toml when it exists", show_default=False)]
@@ -77,7 +79,7 @@ WidthOpt = Annotated[Optional[int], typer.Option("--width", help="terminal repor
 
 DEFAULT_MAX_MEMBERS = 20_000
 DEFAULT_MAX_MEMBER_SIZE = 64 * 1024 * 1024
-DEFAULT_MAX_TOTAL = 256 * 1024 * 1024
+DEFAULT_MAX_TOTAL = 1024 * 1024 * 1024
 
 
 def _limits(max_members: int, max_member_size: int, max_total_size: int) -> Limits:
@@ -283,6 +285,42 @@ def parse_command(
         typer.echo(parse_files(capture_id, files))
 
 
+@app.command("redact")
+def redact_command(
+    bundle: BundleArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="redacted bundle: a file, or a directory to put it in",
+                                         show_default=False)],
+    redact_key_file: Annotated[Optional[Path], typer.Option(
+        "--redact-key-file", help="the key, read from FILE (use the same key for every bundle you compare)",
+        show_default=False)] = None,
+    redact_key: Annotated[Optional[str], typer.Option(
+        "--redact-key", help="the key itself (visible in ps; prefer --redact-key-file)", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing output file")] = False,
+    no_validate: NoValidateOpt = False,
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+) -> None:
+    """Write a copy of a bundle with hostnames, IP and MAC addresses and human user names replaced by
+    pseudonyms derived from the key, in raw output and parsed JSON alike.
+
+    Two bundles redacted with the same key still diff as the originals do.
+    """
+    with exit_codes():
+        from .bundle import read_bundle
+        from .redact import read_key, redact_bundle
+        from .validate import validate
+        from .errors import InvalidBundle
+        key = read_key(redact_key, redact_key_file)
+        source = read_bundle(str(bundle), _limits(max_members, max_member_size, max_total_size), keep_raw=True)
+        if not no_validate:
+            result = validate(source)
+            if not result.ok:
+                raise InvalidBundle(str(bundle), list(result.reasons))
+        written = redact_bundle(source, key, output, force)
+        typer.echo(f"wrote {written}")
+
+
 @app.command("collector")
 def collector_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="file or directory to write migsnap.py to")]
@@ -297,6 +335,11 @@ def collector_command(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: `migdiff A B` means `migdiff diff A B`."""
+    import gc
+    # A bundle becomes some hundred thousand small objects that live until the process ends; the
+    # cyclic collector would rescan them again and again (a third of a large diff's time). They
+    # hold no cycles to speak of, so collections are made rare rather than frequent.
+    gc.set_threshold(100_000, 50, 100)
     args = list(sys.argv[1:] if argv is None else argv)
     app(args=default_command(args), prog_name="migdiff")
 

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from .attribution import HostAttribution, attribute, port_key
 from .changes import SECTIONS, Attribution, Change, Counts, DiffReport, HostRef, Pair
 from .models import Snapshot
@@ -35,7 +33,7 @@ RUNLEVEL_TARGETS = {"0": "poweroff.target", "1": "rescue.target", "S": "rescue.t
                     "6": "reboot.target"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Rec:
     view: View
     name: str
@@ -130,6 +128,7 @@ def field_changes(a: View, b: View) -> list[tuple[str, Any, Any]]:
 
     A dict-valued field is reported per key; any other field whole.
     """
+    from deepdiff import DeepDiff  # imported on the first record that differs, not at start-up
     tree = DeepDiff(a, b, view="tree", verbose_level=2)
     fields: dict[str, tuple[Any, Any]] = {}
     for report in tree.values():
@@ -149,19 +148,20 @@ def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, 
     """Pairs records present on one side only that are the same thing: for each matcher in turn
     (a name for the group a record belongs to, or None), one-to-one within a group.  A source
     record whose group still exists on the target, already matched, is "provided-by" it.
-    Paired records move to the key "source key = target key"."""
+    Paired records move to the key "source key = target key".  Only unmatched records are
+    looked at, so the cost follows the differences, not the size of the hosts."""
     pairs: dict[str, Pair] = {}
     for how, group_of in matchers:
+        lone_src = sorted(k for k in src if k not in tgt and k not in pairs)
+        if not lone_src:
+            break
         lone_tgt: dict[str, list[str]] = defaultdict(list)
-        any_tgt: dict[str, str] = {}  # group -> a target name having it, matched or not
-        for key in sorted(tgt):
+        for key in sorted(k for k in tgt if k not in src):
             group = group_of(tgt[key])
-            if group is None:
-                continue
-            any_tgt.setdefault(group, tgt[key].name)
-            if key not in src and key not in pairs:
+            if group is not None:
                 lone_tgt[group].append(key)
-        for key in sorted(k for k in src if k not in tgt and k not in pairs):
+        any_tgt: dict[str, str] | None = None  # group -> a target name having it, matched or not
+        for key in lone_src:
             group = group_of(src[key])
             if group is None:
                 continue
@@ -171,9 +171,16 @@ def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, 
                 src[new], tgt[new] = src.pop(key), tgt.pop(other)
                 kind = "replacement" if how == "same-function" and replacement(group) else how
                 pairs[new] = Pair(source=src[new].name, target=tgt[new].name, function=group, how=kind)
-            elif group in any_tgt and how == "same-function":
-                pairs[key] = Pair(source=src[key].name, target=any_tgt[group], function=group,
-                                  how="provided-by")
+            elif how == "same-function":
+                if any_tgt is None:
+                    any_tgt = {}
+                    for other in sorted(tgt):
+                        found = group_of(tgt[other])
+                        if found is not None:
+                            any_tgt.setdefault(found, tgt[other].name)
+                if group in any_tgt:
+                    pairs[key] = Pair(source=src[key].name, target=any_tgt[group], function=group,
+                                      how="provided-by")
     return pairs
 
 

@@ -30,6 +30,8 @@ def open_host(path: str, limits: Limits = DEFAULT_LIMITS, check: bool = True) ->
         result = validate(bundle)
         if not result.ok:
             raise InvalidBundle(path, list(result.reasons))
+        bundle.files.pop("parsed.json", None)  # checked; comparing never reads it
+        return Host(bundle=bundle, snapshot=bundle.typed["snapshot"])
     try:
         snapshot = Snapshot.model_validate(bundle.snapshot)
     except ValidationError as exc:  # only reachable with --no-validate

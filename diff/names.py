@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,15 +47,39 @@ class Function:
 @dataclass
 class NameMap:
     functions: list[Function] = field(default_factory=list)
-    _cache: dict[tuple[str, str], Function | None] = field(default_factory=dict, repr=False)
+    _exact: dict[str, dict[str, Function]] = field(default_factory=dict, repr=False)
+    _globs: dict[str, tuple[re.Pattern[str] | None, list[Function]]] = field(default_factory=dict, repr=False)
+    _seen: dict[tuple[str, str], Function | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Plain names go in a dict; the patterns of a kind become one regex whose matching group
+        # says which function: a lookup is a dict probe and one regex match, whatever the map's size.
+        for kind in KINDS:
+            exact: dict[str, Function] = {}
+            groups, owners = [], []
+            for f in self.functions:
+                for pattern in f.patterns.get(kind, ()):
+                    if any(ch in pattern for ch in "*?["):
+                        groups.append(f"(?P<g{len(owners)}>{fnmatch.translate(pattern)})")
+                        owners.append(f)
+                    else:
+                        exact.setdefault(pattern, f)
+            self._exact[kind] = exact
+            self._globs[kind] = (re.compile("|".join(groups)) if groups else None, owners)
 
     def function(self, kind: str, name: str) -> Function | None:
-        """The function a service, package or process name belongs to, if the map knows it."""
+        """The function a service, package or process name belongs to, if the map knows it: a name
+        listed as such wins over a pattern; among patterns, the earliest table (the user's first)."""
         key = (kind, name)
-        if key not in self._cache:
-            self._cache[key] = next((f for f in self.functions
-                                     if any(fnmatch.fnmatchcase(name, p) for p in f.patterns.get(kind, ()))), None)
-        return self._cache[key]
+        if key in self._seen:
+            return self._seen[key]
+        found = self._exact[kind].get(name)
+        pattern, owners = self._globs[kind]
+        if found is None and pattern is not None:
+            m = pattern.match(name)
+            found = owners[int(m.lastgroup[1:])] if m else None
+        self._seen[key] = found
+        return found
 
     def common(self, kind: str, name: str) -> str:
         """The common name: the function's, or the name itself."""

@@ -101,6 +101,7 @@ CAPTURES = (
     ("suse-release",               "system",   FILE,  "/etc/SuSE-release",                                                    "parse_release_file"),
     ("debian-version",             "system",   FILE,  "/etc/debian_version",                                                  "parse_value"),
     ("machine-id",                 "system",   FILE,  "/etc/machine-id",                                                      "parse_value"),
+    ("etc-passwd",                 "system",   FILE,  "/etc/passwd",                                                          "parse_passwd"),
     ("pid1-comm",                  "init",     FILE,  "/proc/1/comm",                                                         "parse_value"),
     ("runlevel",                   "init",     CMD,   ["runlevel"],                                                           "parse_runlevel"),
     ("who-r",                      "init",     CMD,   ["who", "-r"],                                                          "parse_who_r"),
@@ -545,7 +546,7 @@ class _Warnings(object):
         self.dropped = 0
 
     def line(self, lineno, line, why="unrecognized line"):
-        self.add("line %d: %s: %r" % (lineno, why, _clip(line)))
+        self.add("line %d: %s: %s" % (lineno, why, _quote(line)))
 
     def add(self, message):
         if len(self.items) < MAX_WARNINGS:
@@ -559,8 +560,28 @@ class _Warnings(object):
         return list(self.items)
 
 
-def _clip(text, width=100):
-    text = text.strip()
+def _quote(text, strip=True):
+    """A clipped line in quotes, control characters escaped: the same text under Python 2 and 3
+    (%r would add u'' on 2 and differ in escapes)."""
+    out = []
+    for ch in _clip(text, strip=strip):
+        code = ord(ch)
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif 0x20 <= code < 0x7f or (code >= 0xa0 and not 0xd800 <= code < 0xe000):
+            out.append(ch)
+        elif code < 0x100:
+            out.append("\\x%02x" % code)
+        else:
+            out.append("\\u%04x" % code)
+    return "'" + "".join(out) + "'"
+
+
+def _clip(text, width=100, strip=True):
+    if strip:
+        text = text.strip()
     if len(text) > width:
         return text[:width] + "..."
     return text
@@ -712,6 +733,25 @@ def parse_issue(text):
     if not lines:
         return {}, []
     return {"lines": lines}, []
+
+
+def parse_passwd(text):
+    """/etc/passwd: "name:x:uid:gid:gecos:home:shell" lines (the accounts services run as).
+
+    Returns [{"name", "uid", "gid", "gecos", "home", "shell"}].
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) != 7 or _int(parts[2]) is None or _int(parts[3]) is None:
+            w.line(n, line)
+            continue
+        out.append({"name": parts[0], "uid": int(parts[2]), "gid": int(parts[3]), "gecos": parts[4],
+                    "home": parts[5], "shell": parts[6]})
+    return out, w.result()
 
 
 def parse_runlevel(text):
@@ -903,10 +943,14 @@ def parse_rc_links(text):
         m = re.match(r"^(?:.*/)?rc([0-6S])\.d/([SK])(\d+)(.+)$", path)
         if not m:
             if not path.endswith("/README"):
-                w.add("unexpected entry %r" % _clip(path))
+                w.add("unexpected entry %s" % _quote(path))
+            continue
+        priority = _int(m.group(3))
+        if priority is None:  # more digits than int() takes (Python 3.11+ limits them)
+            w.add("priority too long in %s" % _quote(path))
             continue
         script = target.rstrip("/").rsplit("/", 1)[-1] if kind == "link" and target else m.group(4)
-        out.append({"runlevel": m.group(1), "action": m.group(2), "priority": int(m.group(3)),
+        out.append({"runlevel": m.group(1), "action": m.group(2), "priority": priority,
                     "script": script, "link": m.group(2) + m.group(3) + m.group(4),
                     "target": target or None})
     return out, w.result()
@@ -931,8 +975,8 @@ def _ls_close(row, first_line, w):
     if row["mode"].startswith("l") and " -> " in name:
         row["name"], row["target"] = name.split(" -> ", 1)
     if "\n" in name:
-        w.add("line %d: file name with %d newline(s), joined from the lines below: %r"
-              % (first_line, name.count("\n"), name[:100] + ("..." if len(name) > 100 else "")))
+        w.add("line %d: file name with %d newline(s), joined from the lines below: %s"
+              % (first_line, name.count("\n"), _quote(name, strip=False)))
 
 
 def parse_ls_l(text):
@@ -957,6 +1001,8 @@ def parse_ls_l(text):
             blanks += 1
             continue
         m = _LS_LINE.match(line)
+        if m is not None and _int(m.group("links")) is None:  # more digits than int() takes: no row
+            m = None
         if m is None and line.endswith(":") and (prev == "start" or blanks):
             if row is not None:
                 row["name"] += "\n" * max(blanks - 1, 0)   # one blank line ends the block
@@ -1268,7 +1314,7 @@ def parse_netstat(text):
 
 def _pid_program(field):
     m = re.match(r"^(\d+)/(.*)$", field)
-    if m:
+    if m and _int(m.group(1)) is not None:  # not more digits than int() takes (Python 3.11+)
         return int(m.group(1)), m.group(2).strip()
     return None, None
 
@@ -1293,7 +1339,7 @@ def _netstat_unix(line, cols):
     pid, program = _pid_program(prog_field)
     return {"proto": "unix", "recv_q": None, "send_q": None, "local_address": None, "local_port": None,
             "foreign_address": None, "foreign_port": None, "state": m.group(4), "user": None,
-            "inode": int(m.group(5)), "pid": pid, "program": program, "path": path or None,
+            "inode": _int(m.group(5)), "pid": pid, "program": program, "path": path or None,
             "flags": m.group(2), "type": m.group(3)}
 
 
@@ -1322,7 +1368,7 @@ def parse_lsof(text):
         row, name = _lsof_aligned(line, cols)
         if row is None:  # not aligned under the header (whitespace squeezed in a paste): go by order
             row, name = _lsof_ordered(line, cols)
-        if row is None:
+        if row is None or row.get("COMMAND") is None or _int(row.get("PID")) is None:  # a header without them
             w.line(n, line)
             continue
         out.append({"command": row.get("COMMAND"), "pid": _int(row.get("PID")), "tid": _int(row.get("TID")),
@@ -1409,6 +1455,9 @@ def parse_ss(text):
         users = re.search(r"users:\((.*)\)", extra)
         if users:
             for name, pid, fd in _SS_USER.findall(users.group(1)):
+                if _int(pid) is None or _int(fd) is None:  # more digits than int() takes (Python 3.11+)
+                    w.line(n, line, "process id or fd too long")
+                    continue
                 procs.append({"name": name.replace('\\"', '"'), "pid": int(pid), "fd": int(fd)})
             extra = (extra[:users.start()] + extra[users.end():]).strip()
         out.append({"netid": netid, "state": toks[1], "recv_q": int(toks[2]), "send_q": int(toks[3]),
@@ -1452,8 +1501,11 @@ def parse_proc_net_inet(text):
         try:
             lhost, lport = parts[1].split(":")
             rhost, rport = parts[2].split(":")
-            out.append({"local_address": _hex_address(lhost), "local_port": int(lport, 16),
-                        "remote_address": _hex_address(rhost), "remote_port": int(rport, 16),
+            lport, rport = int(lport, 16), int(rport, 16)
+            if not (0 <= lport <= 0xFFFF and 0 <= rport <= 0xFFFF):
+                raise ValueError("port out of range")
+            out.append({"local_address": _hex_address(lhost), "local_port": lport,
+                        "remote_address": _hex_address(rhost), "remote_port": rport,
                         "state_code": parts[3].upper(), "state": TCP_STATES.get(parts[3].upper()),
                         "uid": int(parts[7]), "inode": int(parts[9])})
         except (ValueError, IndexError, TypeError):
@@ -1478,8 +1530,10 @@ def parse_proc_net_unix(text):
         if not parts or parts[0] == "Num":
             continue
         try:
-            flags = int(parts[3], 16)
-            out.append({"refcount": int(parts[1], 16), "flags": parts[3], "type": UNIX_TYPES.get(parts[4], parts[4]),
+            flags, refcount = int(parts[3], 16), int(parts[1], 16)
+            if not 0 <= refcount < 1 << 64:  # the kernel prints it with %08X; a huge one is no JSON number
+                raise ValueError("refcount out of range")
+            out.append({"refcount": refcount, "flags": parts[3], "type": UNIX_TYPES.get(parts[4], parts[4]),
                         "state": parts[5], "inode": int(parts[6]),
                         "path": parts[7].strip() if len(parts) > 7 else None,
                         "listening": bool(flags & _SO_ACCEPTCON)})
@@ -1582,7 +1636,8 @@ def parse_rpm_qa(text):
 def parse_rpm_qf(text):
     """`rpm -qa --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'`.
 
-    Returns [{"name", "epoch", "version", "release", "arch"}]; "(none)" becomes None.
+    Returns [{"name", "epoch", "version", "release", "arch"}]; "(none)" becomes None (a line
+    with no name is a warning).
     """
     w = _Warnings()
     out = []
@@ -1590,7 +1645,7 @@ def parse_rpm_qf(text):
         if not line.strip():
             continue
         parts = line.split("\t")
-        if len(parts) != 5 or not parts[0]:
+        if len(parts) != 5 or parts[0] in ("", "(none)"):
             w.line(n, line)
             continue
         parts = [None if p in ("(none)", "") else p for p in parts]
@@ -1711,7 +1766,8 @@ def parse_rpm_owners(text):
     """`rpm -qf --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n' PATH...`.
 
     Returns {"packages": [{"name", "epoch", "version", "release", "arch", "files": [...]}],
-    "unowned": [paths rpm says no package owns]}.
+    "unowned": [paths rpm says no package owns]}; "(none)" becomes None (a line with no name
+    is a warning).
     """
     w = _Warnings()
     packages = []
@@ -1724,7 +1780,7 @@ def parse_rpm_owners(text):
             unowned.append(m.group(1))
             continue
         parts = line.rstrip("\t").split("\t")
-        if len(parts) < 5 or not parts[0] or line.startswith("error:"):
+        if len(parts) < 5 or parts[0] in ("", "(none)") or line.startswith("error:"):
             w.line(n, line)
             continue
         meta = [None if p in ("(none)", "") else p for p in parts[:5]]
@@ -2223,6 +2279,196 @@ def _normalize_packages(parsed):
 
 
 # ---------------------------------------------------------------------------
+# Redaction
+# ---------------------------------------------------------------------------
+# Bundles may have to leave a site without its names and addresses.  Hostnames
+# (label by label), IPv4 and IPv6 addresses (also in /proc/net's hex form), MAC
+# addresses and human user names (uid >= 1000, with their full names) are
+# replaced in every raw file by pseudonyms derived from a key with HMAC-SHA256,
+# so two hosts redacted with the same key still line up; loopback, wildcard
+# and broadcast addresses are kept.  parsed.json and snapshot.json are then
+# rebuilt from the redacted raw files, so they agree with them.  migdiff's
+# `redact` command calls redact_results() on an existing bundle.
+
+KEEP_ADDRESSES = ("0.0.0.0", "255.255.255.255", "::", "::1", "*")
+GENERIC_HOSTS = ("localhost", "localdomain", "local", "localhost6", "ip6-localhost", "ip6-loopback", "")
+_IPV4 = re.compile(r"(?<![0-9.])((?:\d{1,3}\.){3}\d{1,3})(?![0-9]|\.[0-9])")
+_MAC = re.compile(b"(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2})(?![0-9A-Fa-f:])")
+
+
+class Redactor(object):
+    """Pseudonyms for identifying strings: the same key gives the same pseudonym on every host."""
+
+    def __init__(self, key):
+        import hmac
+        self._hmac = hmac
+        self.key = key
+
+    def digest(self, kind, value):
+        if not isinstance(value, bytes):
+            value = value.encode("utf-8", "replace")
+        return bytearray(self._hmac.new(self.key, kind.encode("ascii") + b"\0" + value, hashlib.sha256).digest())
+
+    def label(self, kind, value, prefix):
+        return prefix + "".join("%02x" % b for b in self.digest(kind, value)[:4])
+
+    def ipv4(self, addr):
+        d = self.digest("ipv4", addr)
+        return "10.%d.%d.%d" % (d[0], d[1], 1 + d[2] % 254)
+
+    def ipv6(self, addr):
+        d = self.digest("ipv6", addr)
+        return socket.inet_ntop(socket.AF_INET6, bytes(bytearray([0xfd]) + d[:15]))
+
+    def mac(self, addr):
+        d = self.digest("mac", addr.lower())
+        return ":".join(["02"] + ["%02x" % b for b in d[:5]])
+
+
+def _keep_address(addr):
+    return addr in KEEP_ADDRESSES or addr.startswith("127.") or addr.startswith("::ffff:127.")
+
+
+def _proc_hex(addr):
+    """The /proc/net/{tcp,udp}[6] spelling of an address (32-bit words, little-endian)."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    raw = bytearray(socket.inet_pton(family, addr))
+    words = [raw[i:i + 4] for i in range(0, len(raw), 4)]
+    return "".join("".join("%02X" % b for b in reversed(word)) for word in words)
+
+
+def identifiers(complete, hostnames):
+    """What identifies this host in its parsed entries: host names, addresses, human users.
+
+    Returns {"hosts": set of names, "addresses": set, "users": set, "names": set of full names}.
+    """
+    hosts = set(h for h in hostnames if h)
+    uname = complete.get("uname-a") or {}
+    hosts.update(v for v in (uname.get("node_name"), (complete.get("hostname") or {}).get("value")) if v)
+    addresses = set()
+    for row in complete.get("ss-nlpaxtudw") or []:
+        if not row["netid"].startswith("u_"):
+            addresses.update((row["local_address"], row["peer_address"]))
+    for row in complete.get("netstat-nlp") or []:
+        addresses.update((row["local_address"], row["foreign_address"]))
+    for row in complete.get("lsof-nPi") or []:
+        addresses.update(_IPV4.findall(row["name"] or ""))
+        addresses.update(re.findall(r"\[([0-9a-fA-F:.]+)\]", row["name"] or ""))
+    for cid in ("proc-net-tcp", "proc-net-tcp6", "proc-net-udp", "proc-net-udp6"):
+        for row in complete.get(cid) or []:
+            addresses.update((row["local_address"], row["remote_address"]))
+    clean = set()
+    for addr in addresses:
+        addr = (addr or "").split("%")[0].strip("[]")
+        if addr and not _keep_address(addr) and _valid_address(addr):
+            clean.add(addr)
+    users, names = set(), set()
+    for row in complete.get("etc-passwd") or []:
+        if 1000 <= row["uid"] < 65534:
+            users.add(row["name"])
+            full = row["gecos"].split(",")[0].strip()
+            if len(full) >= 3:
+                names.add(full)
+    return {"hosts": hosts, "addresses": clean, "users": users, "names": names}
+
+
+def _valid_address(addr):
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
+        return True
+    except (socket.error, ValueError):
+        return False
+
+
+# Host names are replaced only where a host names itself: a host called "debian" must not
+# turn ID=debian in os-release into a pseudonym.  User names are replaced everywhere but in the
+# distribution's own lists (release files, package and unit names), for the same reason.
+HOST_SCOPE = ("hostname", "uname-a", "etc-passwd", "manifest")
+USER_EXCLUDED = ("os-release", "usr-lib-os-release", "lsb-release", "redhat-release", "system-release",
+                 "suse-release", "debian-version", "etc-issue", "dpkg-l", "dpkg-query", "rpm-qa", "rpm-qa-qf",
+                 "apk-info", "apt-extended-states", "systemctl-units-service", "systemctl-unit-files-service",
+                 "systemctl-units-target", "systemctl-unit-files-target", "systemctl-deps-default",
+                 "systemctl-deps-multi-user", "service-status-all", "chkconfig-list", "sysv-rc-conf-list",
+                 "initctl-list", "initctl-show-config")
+
+
+def _b(text):
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+class Rule(object):
+    """One replacement: a bytes pattern, its pseudonym, and the entries it applies to."""
+
+    __slots__ = ("pattern", "fake", "only", "unless")
+
+    def __init__(self, pattern, fake, only=None, unless=()):
+        self.pattern, self.fake, self.only, self.unless = re.compile(pattern), _b(fake), only, unless
+
+    def applies(self, entry):
+        return (self.only is None or entry in self.only) and entry not in self.unless
+
+
+def replacements(ids, redactor):
+    """The rules that redact this host's identifiers, longest first so no pseudonym is half-made."""
+    rules = []
+    for addr in sorted(ids["addresses"], key=len, reverse=True):
+        if addr.startswith("::ffff:") and "." in addr:
+            continue  # its IPv4 tail is replaced on its own
+        fake = redactor.ipv6(addr) if ":" in addr else redactor.ipv4(addr)
+        if ":" in addr:
+            pattern = b"(?<![0-9A-Fa-f:])" + re.escape(_b(addr)) + b"(?![0-9A-Fa-f]|:[0-9A-Fa-f]*:)"
+        else:
+            pattern = b"(?<![0-9.])" + re.escape(_b(addr)) + b"(?![0-9]|\\.[0-9])"
+        rules.append(Rule(pattern, fake))
+        rules.append(Rule(b"(?<![0-9A-F])" + _b(_proc_hex(addr)) + b"(?=:[0-9A-F]{4}\\b)", _proc_hex(fake)))
+    labels = set()
+    for host in ids["hosts"]:
+        labels.update(part for part in host.split(".") if part.lower() not in GENERIC_HOSTS)
+    for label in sorted(labels, key=len, reverse=True):
+        rules.append(Rule(b"(?<![A-Za-z0-9_-])" + re.escape(_b(label)) + b"(?![A-Za-z0-9_-])",
+                          redactor.label("host", label.lower(), "h"), only=HOST_SCOPE))
+    for name in sorted(ids["names"], key=len, reverse=True):
+        rules.append(Rule(re.escape(_b(name)), redactor.label("name", name, "person-"), unless=USER_EXCLUDED))
+    for user in sorted(ids["users"], key=len, reverse=True):
+        rules.append(Rule(b"(?<![A-Za-z0-9_.-])" + re.escape(_b(user)) + b"(?![A-Za-z0-9_-])",
+                          redactor.label("user", user, "u"), unless=USER_EXCLUDED))
+    return rules
+
+
+def redact_bytes(data, rules, redactor, entry):
+    """`data` of capture `entry` ("manifest" for the manifest) with the rules applied, and MAC addresses."""
+    for rule in rules:
+        if rule.applies(entry):
+            data = rule.pattern.sub(rule.fake, data)
+
+    def mac(m):
+        found = m.group(1)
+        if found.lower() in (b"00:00:00:00:00:00", b"ff:ff:ff:ff:ff:ff"):
+            return found
+        return _b(redactor.mac(found.decode("ascii")))
+    return _MAC.sub(mac, data)
+
+
+def redact_results(results, meta, key):
+    """Redacts every raw file of `results` in place, re-parses them, and returns the redacted
+    manifest fields (`meta`) with a note that redaction was applied (never the key)."""
+    redactor = Redactor(key)
+    ids = identifiers(complete_data(results), [meta.get("hostname")])
+    rules = replacements(ids, redactor)
+    for result in results:
+        result.raw = [(name, role, path, redact_bytes(data, rules, redactor, result.capture.id))
+                      for name, role, path, data in result.raw]
+        result.parsed, result.warnings, result.parse_error = None, 0, None
+        apply_parser(result)
+    redacted = json.loads(redact_bytes(json_bytes(meta), rules, redactor, "manifest").decode("ascii"))
+    redacted["redaction"] = {"applied": True, "method": "hmac-sha256 pseudonyms",
+                             "kinds": ["hostnames", "ip addresses", "mac addresses", "human user names"],
+                             "replaced": {"hosts": len(ids["hosts"]), "addresses": len(ids["addresses"]),
+                                          "users": len(ids["users"])}}
+    return redacted
+
+
+# ---------------------------------------------------------------------------
 # Bundle writer
 # ---------------------------------------------------------------------------
 # Statuses whose output is complete enough to feed snapshot.json.  Cut output
@@ -2476,6 +2722,11 @@ def make_option_parser():
     p.add_option("--skip", action="append", default=None, metavar="ID",
                  help="do not run this entry (repeat, or comma-separated)")
     p.add_option("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_option("--redact", action="store_true",
+                 help="replace hostnames, IP and MAC addresses and human user names by pseudonyms derived "
+                      "from the key (the same key on every host keeps them comparable)")
+    p.add_option("--redact-key-file", metavar="FILE", help="the redaction key, read from FILE")
+    p.add_option("--redact-key", metavar="KEY", help="the redaction key (visible in ps; prefer --redact-key-file)")
     return p
 
 
@@ -2496,6 +2747,13 @@ def main(argv=None):
     unknown = [x for x in skip if x not in known]
     if unknown:
         parser.error("--skip: no such entry: %s (see --list)" % ", ".join(unknown))
+    if (opts.redact_key or opts.redact_key_file) and not opts.redact:
+        opts.redact = True
+    if opts.redact:
+        try:
+            opts.key = redaction_key(opts.redact_key, opts.redact_key_file)
+        except Trouble as exc:
+            parser.error(str(exc))
 
     def say(message):
         if not opts.quiet:
@@ -2521,13 +2779,52 @@ def main(argv=None):
             signal.signal(signum, handler)
 
 
+def redaction_key(text, path):
+    """The key as bytes, from --redact-key or --redact-key-file."""
+    if text and path:
+        raise Trouble("give --redact-key or --redact-key-file, not both")
+    if path:
+        try:
+            f = open(path, "rb")
+            try:
+                key = f.read().strip()
+            finally:
+                f.close()
+        except (IOError, OSError) as exc:
+            raise Trouble("--redact-key-file %s: %s" % (path, exc.strerror or exc))
+    else:
+        key = (text or "").encode("utf-8") if not isinstance(text, bytes) else text
+    if len(key) < 8:
+        raise Trouble("--redact needs a key of at least 8 characters (--redact-key-file FILE); use the "
+                      "same key on every host so their pseudonyms match")
+    return key
+
+
+def scrubbed_argv(argv):
+    """argv as recorded in the manifest: a key given on the command line is not kept."""
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("***")
+            hide = False
+        elif arg == "--redact-key":
+            out.append(arg)
+            hide = True
+        elif arg.startswith("--redact-key="):
+            out.append("--redact-key=***")
+        else:
+            out.append(arg)
+    return out
+
+
 def collect(opts, skip, say):
     import tempfile
     started = time.time()
     t0 = _clock()
     host = socket.gethostname()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    outdir, name = output_target(opts.output, host, stamp)
+    shown_host = Redactor(opts.key).label("host", host.split(".")[0].lower(), "h") if opts.redact else host
+    outdir, name = output_target(opts.output, shown_host, stamp)
     final = os.path.join(outdir, name)
     if os.path.exists(final):
         raise Trouble("%s already exists; not overwriting it" % final)
@@ -2571,11 +2868,14 @@ def collect(opts, skip, say):
                        "implementation": getattr(getattr(sys, "implementation", None), "name", "cpython"),
                        "executable": sys.executable},
             "hostname": host, "euid": euid, "uid": os.getuid(),
-            "started_at": _utc(started), "argv": list(sys.argv),
+            "started_at": _utc(started), "argv": scrubbed_argv(sys.argv),
             "settings": {"timeout": opts.timeout, "max_output": opts.max_output, "jobs": opts.jobs,
                          "skip": skip, "path": env["PATH"], "locale": "C"},
             "notes": list(NOTES), "lost": lost_notes(euid),
         }
+        if opts.redact:
+            say("redacting hostnames, addresses and user names")
+            meta = redact_results(results, meta, opts.key)
         meta["finished_at"] = _utc(time.time())
         meta["duration"] = round(_clock() - t0, 3)
         members, manifest = build_members(results, meta)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 
@@ -19,10 +22,10 @@ def members(bundle: Path) -> tuple[str, dict[str, bytes]]:
     return top, out
 
 
-def write_tgz(path: Path, entries: list[tuple[str, bytes | tarfile.TarInfo]]) -> Path:
-    """A .tgz of the given (name, bytes) pairs, in order; a TarInfo is added as is (links, devices)."""
+def tar_bytes(entries: list[tuple[str, bytes | tarfile.TarInfo]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
+    """An uncompressed tar of the given (name, bytes) pairs, in order; a TarInfo is added as is."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
         for name, data in entries:
             if isinstance(data, tarfile.TarInfo):
                 data.name = name
@@ -31,7 +34,12 @@ def write_tgz(path: Path, entries: list[tuple[str, bytes | tarfile.TarInfo]]) ->
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(gzip.compress(buf.getvalue()))
+    return buf.getvalue()
+
+
+def write_tgz(path: Path, entries: list[tuple[str, bytes | tarfile.TarInfo]], fmt: int = tarfile.PAX_FORMAT) -> Path:
+    """A .tgz of the given (name, bytes) pairs, in order; a TarInfo is added as is (links, devices)."""
+    path.write_bytes(gzip.compress(tar_bytes(entries, fmt)))
     return path
 
 
@@ -47,3 +55,186 @@ def edit_json(files: dict[str, bytes], name: str, edit) -> None:
     doc = json.loads(files[name])
     edit(doc)
     files[name] = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+
+def fix_manifest(files: dict[str, bytes], *names: str) -> None:
+    """Records the current size and sha256 of `names` in the manifest, as if collected that way."""
+    def edit(manifest):
+        for record in manifest["files"] + [r for entry in manifest["entries"] for r in entry["files"]]:
+            if record["name"] in names:
+                record["size"] = len(files[record["name"]])
+                record["sha256"] = hashlib.sha256(files[record["name"]]).hexdigest()
+    edit_json(files, "manifest.json", edit)
+
+
+def with_manifest_last(files: dict[str, bytes], top: str,
+                       extra: list[tuple[str, bytes | tarfile.TarInfo]] = ()) -> list[tuple[str, bytes | tarfile.TarInfo]]:
+    """The bundle's members as (name, data) under `top`, `extra` slipped in before the manifest."""
+    entries: list[tuple[str, bytes | tarfile.TarInfo]] = [
+        (f"{top}/{name}", data) for name, data in files.items() if name != "manifest.json"]
+    return entries + list(extra) + [(f"{top}/manifest.json", files["manifest.json"])]
+
+
+# --- streaming builders: hostile bundles far bigger inflated than the test may hold -------------
+
+BLOCK = 512
+GNU_MAGIC = b"ustar  \x00"
+POSIX_MAGIC = b"ustar\x0000"
+
+
+def tar_header(name: bytes | str, size: int = 0, kind: bytes = b"0", linkname: bytes = b"",
+               magic: bytes = POSIX_MAGIC, mode: int = 0o644) -> bytes:
+    """One 512-byte tar header, written by hand so that nothing second-guesses it."""
+    if isinstance(name, str):
+        name = name.encode()
+    assert len(name) <= 100 and len(linkname) <= 100
+    h = bytearray(BLOCK)
+    h[0:len(name)] = name
+    h[100:108] = b"%07o\x00" % mode
+    h[108:116] = h[116:124] = b"0000000\x00"
+    h[124:136] = b"%011o\x00" % size if size < 8 ** 11 else b"\x80" + size.to_bytes(11, "big")
+    h[136:148] = b"%011o\x00" % 0
+    h[148:156] = b" " * 8
+    h[156:157] = kind
+    h[157:157 + len(linkname)] = linkname
+    h[257:265] = magic
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def tar_data(data: bytes) -> bytes:
+    """A member's data padded to whole blocks."""
+    return data + bytes(-len(data) % BLOCK)
+
+
+def _gf2_times(mat: list[int], vec: int) -> int:
+    out, i = 0, 0
+    while vec:
+        if vec & 1:
+            out ^= mat[i]
+        vec >>= 1
+        i += 1
+    return out
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """zlib's crc32_combine (not exposed by Python): the CRC-32 of A+B from those of A and B."""
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]   # one zero bit
+    even = [_gf2_times(odd, odd[n]) for n in range(32)]  # two zero bits
+    odd = [_gf2_times(even, even[n]) for n in range(32)]  # four zero bits
+    while True:
+        even = [_gf2_times(odd, odd[n]) for n in range(32)]
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = [_gf2_times(even, even[n]) for n in range(32)]
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+class GzipStream:
+    """One ordinary single-stream gzip file, written piece by piece and never held whole.
+
+    zeros(n) appends n zero bytes from one deflate segment compressed once and cached (after a
+    full flush a deflate block depends on nothing before it), so a file that inflates to
+    gigabytes costs one compression of one run and a few megabytes of writes.
+    """
+
+    _segments: dict[tuple[int, int], tuple[bytes, int]] = {}
+
+    def __init__(self, f, level: int = 9) -> None:
+        self.f, self.level = f, level
+        self.crc = self.size = 0
+        self.compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
+
+    def write(self, data: bytes) -> None:
+        self.f.write(self.compressor.compress(data))
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+
+    def zeros(self, n: int) -> None:
+        """n zero bytes, as runs of at most 64 MiB each compressed once and cached."""
+        while n:
+            run = min(n, self.ZERO_RUN)
+            segment, crc = self._zero_segment(run)
+            self.f.write(self.compressor.flush(zlib.Z_FULL_FLUSH))
+            self.f.write(segment)
+            self.crc = crc32_combine(self.crc, crc, run)
+            self.size += run
+            n -= run
+
+    ZERO_RUN = 64 * 1024 * 1024
+
+    def _zero_segment(self, n: int) -> tuple[bytes, int]:
+        key = (n, self.level)
+        if key not in self._segments:
+            c = zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS)
+            chunk, crc, parts, left = bytes(1 << 20), 0, [], n
+            while left:
+                piece = chunk[:min(left, len(chunk))]
+                parts.append(c.compress(piece))
+                crc = zlib.crc32(piece, crc)
+                left -= len(piece)
+            parts.append(c.flush(zlib.Z_FULL_FLUSH))
+            self._segments[key] = (b"".join(parts), crc)
+        return self._segments[key]
+
+    def close(self) -> None:
+        self.f.write(self.compressor.flush(zlib.Z_FINISH))
+        self.f.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.size & 0xFFFFFFFF))
+
+
+def write_bomb(path: Path, bundle: Path, count: int, member_size: int) -> int:
+    """A real bundle with `count` members of `member_size` zero bytes slipped in before its
+    manifest; returns how many bytes it inflates to. Built streaming: small in memory and fast."""
+    top, files = members(bundle)
+    manifest = files.pop("manifest.json")
+    with open(path, "wb") as f:
+        gz = GzipStream(f)
+        gz.write(tar_header(f"{top}/", kind=b"5", mode=0o755))
+        for name, data in files.items():
+            gz.write(tar_header(f"{top}/{name}", len(data)) + tar_data(data))
+        for i in range(count):
+            gz.write(tar_header(f"{top}/raw/zeros-{i:04d}.out", member_size))
+            gz.zeros(member_size + (-member_size % BLOCK))
+        gz.write(tar_header(f"{top}/manifest.json", len(manifest)) + tar_data(manifest) + bytes(2 * BLOCK))
+        gz.close()
+        return gz.size
+
+
+def write_many_members(path: Path, bundle: Path, count: int, content: bytes = b"\n", level: int = 1) -> int:
+    """A real bundle's top folder holding `count` tiny members (then the real files); returns the
+    inflated size. Headers come from one template, so a million members take a few seconds."""
+    top, files = members(bundle)
+    prefix = f"{top}/raw/m".encode()
+    template = tar_header(prefix + b"0000000", len(content))
+    name_end = len(prefix) + 7
+    base = sum(template[:148]) + sum(template[156:]) + 8 * 32 - sum(b"0000000")
+    head, tail = template[:len(prefix)], template[name_end:148]
+    after = template[156:]
+    data = tar_data(content)
+    with open(path, "wb") as f:
+        gz = GzipStream(f, level)
+        gz.write(tar_header(f"{top}/", kind=b"5", mode=0o755) + tar_header(f"{top}/raw/", kind=b"5", mode=0o755))
+        batch = []
+        for i in range(count):
+            digits = b"%07d" % i
+            batch.append(head + digits + tail + b"%06o\x00 " % (base + sum(digits)) + after + data)
+            if len(batch) == 10_000:
+                gz.write(b"".join(batch))
+                batch.clear()
+        gz.write(b"".join(batch))
+        for name, blob in files.items():
+            gz.write(tar_header(f"{top}/{name}", len(blob)) + tar_data(blob))
+        gz.write(bytes(2 * BLOCK))
+        gz.close()
+        return gz.size

@@ -270,3 +270,109 @@ def test_raw_files_match_the_manifest_byte_for_byte(host_bundle: Path) -> None:
                 assert hashlib.sha256(data).hexdigest() == record["sha256"]
                 if record["role"] == "file" and entry["kind"] == "file" and not record["path"].startswith("/proc"):
                     assert data == Path(record["path"]).read_bytes()
+
+
+# --- more faults of the host: disk, PATH, bytes, locale, vanishing processes ---------------------------
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to mount a small tmpfs privately")
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    script = (f"mount -t tmpfs -o size=48k tmpfs {disk} && {sys.executable} {COLLECTOR} -q -o {disk}; "
+              f"echo rc=$?; ls -A {disk}")
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout.splitlines()
+    assert "rc=2" in out, proc.stdout + proc.stderr
+    assert out[out.index("rc=2") + 1:] == [], "no partial bundle, no temp file"
+    assert proc.stderr.strip().startswith("migsnap: error: writing ") and "No space left on device" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_path_without_sbin_still_finds_the_admin_tools(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH="/usr/bin:/bin")
+    proc = run_collector(tmp_path, "-q", env=env)
+    assert proc.returncode == 0
+    entries = {e["id"]: e for e in assert_valid(only_bundle(tmp_path))["manifest.json"]["entries"]}
+    sbin = [e for e in entries.values() if (e["executable"] or "").startswith(("/sbin/", "/usr/sbin/"))]
+    assert sbin, "tools from /sbin and /usr/sbin were found although PATH lacked them"
+    assert entries["runlevel"]["status"] != "missing"
+
+
+def test_non_utf8_bytes_and_terminal_escapes_are_kept_and_defused(tmp_path: Path) -> None:
+    env = fake_bin(tmp_path, {"hostname": r"printf 'web\377\376\033[31mred\033]0;title\007\n'"})
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_collector(out, "-q", env=env).returncode == 0
+    bundle = only_bundle(out)
+    docs = assert_valid(bundle)
+    with tarfile.open(bundle) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        raw = tar.extractfile(f"{top}/raw/hostname.out").read()
+    assert raw == b"web\xff\xfe\x1b[31mred\x1b]0;title\x07\n", "raw output kept byte for byte"
+    assert "\ufffd" in docs["snapshot.json"]["system"]["hostname"]
+    from typer.testing import CliRunner
+    from migdiff.cli import app
+    shown = CliRunner().invoke(app, ["show", str(bundle), "-s", "system"])
+    assert shown.exit_code == 0 and "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\\x1b[31mred" in shown.stdout
+
+
+@pytest.mark.parametrize("locale", ["tr_TR.UTF-8", "xx_XX.broken", "C.UTF-8", "POSIX"])
+def test_an_odd_locale_changes_nothing(tmp_path: Path, locale: str) -> None:
+    env = dict(os.environ, LANG=locale, LC_ALL=locale, LC_CTYPE=locale, LANGUAGE="tr")
+    proc = run_collector(tmp_path, "-q", env=env)
+    assert proc.returncode == 0, proc.stderr
+    manifest = assert_valid(only_bundle(tmp_path))["manifest.json"]
+    assert manifest["settings"]["locale"] == "C"
+    probe = runner().run(capture(["sh", "-c", "echo $LC_ALL $LANG ${LANGUAGE:-unset} ${LC_CTYPE:-unset}"]))
+    assert probe.raw[0][3] == b"C C unset unset\n"
+
+
+def test_processes_vanishing_mid_read_are_recorded(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    alive = os.getpid()
+    listen = migsnap.capture_by_id("listen-procs")
+    result = runner().run(listen, {migsnap.PIDS: [gone.pid, alive]})
+    assert result.status == "ok"
+    data, warnings = migsnap.run_parser(listen, result.parser_input())
+    by_pid = {p["pid"]: p for p in data}
+    assert by_pid[gone.pid]["exe"] is None and by_pid[gone.pid]["errors"]
+    assert by_pid[alive]["exe"] == os.path.realpath(sys.executable) and not warnings
+
+
+def test_redact_needs_a_real_key_and_never_records_it(tmp_path: Path) -> None:
+    bad = run_collector(tmp_path, "--redact")
+    assert bad.returncode == 2 and "key" in bad.stderr and list(tmp_path.iterdir()) == []
+    proc = run_collector(tmp_path, "-q", "--redact-key", "correct horse battery staple")
+    assert proc.returncode == 0, proc.stderr
+    bundle = only_bundle(tmp_path)
+    assert socket_hostname() not in bundle.name
+    docs = assert_valid(bundle)
+    assert docs["manifest.json"]["redaction"]["applied"] is True
+    with tarfile.open(bundle) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                assert b"correct horse" not in tar.extractfile(member).read(), member.name
+
+
+def socket_hostname() -> str:
+    import socket
+    return socket.gethostname()
+
+
+def test_pseudonyms_match_across_interpreters(tmp_path: Path) -> None:
+    """Old and new hosts run different Pythons: the same key must give the same pseudonyms."""
+    oldest = [p for p in INTERPRETERS if p.parent.parent.name.startswith("2.")]
+    if not oldest:
+        pytest.skip("no Python 2 interpreter here")
+    names = []
+    for i, python in enumerate([oldest[0], Path(sys.executable)]):
+        out = tmp_path / str(i)
+        out.mkdir()
+        assert run_collector(out, "-q", "--redact-key", "same key everywhere", python=str(python)).returncode == 0
+        manifest = assert_valid(only_bundle(out))["manifest.json"]
+        names.append((manifest["hostname"], only_bundle(out).name.split("-")[1]))
+    assert names[0] == names[1]

@@ -10,7 +10,7 @@ import pytest
 import migsnap
 from conftest import COLLECTOR, FIXTURES, REPO
 from migdiff import schema
-from migdiff.models import PARSER_MODELS
+from migdiff.parsed_models import PARSER_MODELS
 
 CAPTURES = migsnap.captures()
 IDS = [c.id for c in CAPTURES]
@@ -75,3 +75,40 @@ def test_golden_outputs_follow_the_parsed_schema() -> None:
         assert not errors, errors[:5]
         entries[cid] = True
     assert set(entries) <= set(IDS)
+
+
+# The validator's fast path checks documents with the pydantic models in strict mode and only asks
+# jsonschema when they refuse; that is sound only if a document the model accepts follows the schema.
+MUTATIONS = {
+    "valid as collected": lambda d: None,
+    "string for a name": lambda d: d["packages"][0].update(name=5),
+    "string for a boolean": lambda d: d["packages"][0].update(auto="yes"),
+    "null for a status": lambda d: d["packages"][0].update(status=None),
+    "port out of range": lambda d: d["ports"][0].update(port=70000),
+    "integral float port": lambda d: d["ports"][0].update(port=float(d["ports"][0]["port"] or 0)),
+    "boolean for a port": lambda d: d["ports"][0].update(port=True),
+    "field missing": lambda d: d["ports"][0].pop("source"),
+    "field added": lambda d: d["system"].update(smuggled="x"),
+    "unknown init": lambda d: d["init"].update(active="launchd"),
+    "bad runlevel key": lambda d: next(iter(d["services"].values())).update(runlevels={"9": "on"}),
+    "services not an object": lambda d: d.update(services=[]),
+    "newer format": lambda d: d.update(format_version=2),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_fast_model_check_agrees_with_the_schema(mutation: str, sample_pair) -> None:
+    import copy
+
+    from conftest import bundle_documents
+    from migdiff.models import Snapshot
+    document = copy.deepcopy(bundle_documents(sample_pair[1])["snapshot.json"])
+    MUTATIONS[mutation](document)
+    schema_ok = not list(schema.validator("snapshot").iter_errors(document))
+    try:
+        Snapshot.model_validate_json(json.dumps(document), strict=True)
+        model_ok = True
+    except ValueError:
+        model_ok = False
+    assert not model_ok or schema_ok, "the model accepted what the schema refuses"
+    assert schema_ok == (mutation in ("valid as collected", "integral float port"))

@@ -40,3 +40,47 @@ def test_parser_matches_golden(path: Path) -> None:
 def test_there_are_fixtures_for_several_systems() -> None:
     systems = {p.parent.name for p in CASES}
     assert len(systems) >= 3, systems
+
+
+OLD_PYTHONS = sorted(p for p in Path(os.path.expanduser("~root/.pyenv/versions")).glob("*/bin/python")
+                     if p.parent.parent.name.startswith(("2.", "3.6"))) \
+    if Path(os.path.expanduser("~root/.pyenv/versions")).is_dir() else []
+
+# Runs on the old interpreter itself: the parsers must return the very same data there.
+CHECK_ON_OLD_PYTHON = r"""
+import io, json, os, sys
+sys.path.insert(0, sys.argv[1])
+import migsnap
+bad = []
+for folder in sorted(os.listdir(sys.argv[2])):
+    base = os.path.join(sys.argv[2], folder)
+    if not os.path.isdir(base):
+        continue
+    for name in sorted(os.listdir(base)):
+        if not name.endswith(".out"):
+            continue
+        capture = migsnap.capture_by_id(name[:-4])
+        path = os.path.join(base, name)
+        if capture.kind == migsnap.GLOB:
+            where = os.path.dirname(capture.source[0])
+            arg = [(where + "/" + f, migsnap.to_text(open(os.path.join(path, f), "rb").read()))
+                   for f in sorted(os.listdir(path))]
+        else:
+            arg = migsnap.to_text(open(path, "rb").read())
+        data, warnings = migsnap.run_parser(capture, arg)
+        got = json.loads(json.dumps({"data": data, "warnings": warnings}))
+        expected = json.load(io.open(path[:-4] + ".json", encoding="utf-8"))
+        if got != expected:
+            bad.append(folder + "/" + name)
+print(json.dumps(bad))
+"""
+
+
+@pytest.mark.parametrize("python", OLD_PYTHONS, ids=[p.parent.parent.name for p in OLD_PYTHONS])
+def test_parsers_give_the_same_data_on_old_pythons(python: Path) -> None:
+    """The collector parses on the host under whatever Python it has: 2.7 must agree with 3."""
+    import subprocess
+    proc = subprocess.run([str(python), "-c", CHECK_ON_OLD_PYTHON, str(FIXTURES.parent.parent / "snapshot"),
+                           str(FIXTURES)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []

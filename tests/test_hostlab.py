@@ -136,3 +136,38 @@ def test_unprivileged_user_on_a_booted_host(booted_systemd: Path, tmp_path: Path
     assert docs["manifest.json"]["euid"] == 1000 and docs["manifest.json"]["lost"]
     ssh = [p for p in docs["snapshot.json"]["ports"] if p["protocol"] == "tcp" and p["port"] == 22]
     assert ssh and all(not p["processes"] for p in ssh), "root's sshd cannot be named by another user"
+
+
+def test_redacted_collection_on_a_booted_host_leaks_nothing(booted_systemd: Path, tmp_path: Path) -> None:
+    """An outside address with a listener on it, a human user (labuser, uid 1000) and the host's name:
+    after --redact none of them is anywhere in the bundle, raw files, JSON or member names."""
+    hostlab("exec", str(booted_systemd), "ip", "addr", "add", "198.51.100.7/32", "dev", "lo")
+    hostlab("exec", str(booted_systemd), "sh", "-c",
+            "setsid python3 -m http.server --bind 198.51.100.7 8099 >/dev/null 2>&1 < /dev/null &")
+    key = booted_systemd / "var" / "tmp" / "redact.key"  # systemd gives the host a /tmp of its own
+    key.write_text("a key for the whole site\n")
+    try:
+        for _ in range(50):  # the listener needs a moment
+            if "198.51.100.7:8099" in hostlab("exec", str(booted_systemd), "ss", "-ltn"):
+                break
+        out = tmp_path / "redacted"
+        out.mkdir()
+        printed = hostlab("collect", str(booted_systemd), str(COLLECTOR), "python3", str(out),
+                          "--redact-key-file", "/var/tmp/redact.key").strip().splitlines()[-1]
+    finally:
+        hostlab("exec", str(booted_systemd), "pkill", "-f", "^python3 -m http.server")
+        key.unlink()
+    bundle = Path(printed)
+    assert validate(read_bundle(str(bundle))).ok
+    data = []
+    import tarfile
+    with tarfile.open(bundle) as tar:
+        for member in tar.getmembers():
+            data.append(member.name.encode())
+            if member.isfile():
+                data.append(tar.extractfile(member).read())
+    blob = b"\n".join(data)
+    for original in (b"hostlab-systemd12", b"198.51.100.7", b"076433C6", b"labuser", b"a key for the whole site"):
+        assert original not in blob, original
+    snap = bundle_documents(bundle)["snapshot.json"]
+    assert any(p["port"] == 8099 and p["bind"].startswith("10.") for p in snap["ports"]), "the port is still there"

@@ -1,0 +1,66 @@
+"""Redacting an existing bundle with the collector's own redaction (migsnap.redact_results).
+
+The raw files are redacted, then re-parsed and re-normalized by the collector's parsers, so the
+new bundle's parsed.json and snapshot.json agree with its raw files, and its manifest says that
+redaction was applied (never with what key).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import migsnap
+
+from .bundle import Bundle
+from .errors import MigdiffError, UsageError
+
+
+def read_key(text: str | None, path: Path | None) -> bytes:
+    try:
+        return migsnap.redaction_key(text, str(path) if path else None)
+    except migsnap.Trouble as exc:
+        raise UsageError(str(exc)) from None
+
+
+def results_of(bundle: Bundle) -> list[migsnap.Result]:
+    """The collector's results rebuilt from a bundle: what ran, how it ended, its raw files."""
+    results = []
+    for entry in bundle.manifest["entries"]:
+        try:
+            capture = migsnap.capture_by_id(entry["id"])
+        except KeyError:
+            raise MigdiffError(f"{bundle.path}: entry {entry['id']!r} is unknown to this migdiff's collector "
+                               f"(migsnap {migsnap.__version__}); redact it with the collector that made it") from None
+        result = migsnap.Result(capture)
+        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
+            setattr(result, attr, entry[attr])
+        result.raw = [(f["name"], f["role"], f["path"], bundle.files[f["name"]]) for f in entry["files"]]
+        results.append(result)
+    return results
+
+
+def redact_bundle(bundle: Bundle, key: bytes, output: Path, force: bool = False) -> Path:
+    """Writes the redacted copy of `bundle` to `output` (a file, or a directory to put it in)."""
+    results = results_of(bundle)
+    for result in results:
+        migsnap.apply_parser(result)
+    meta = {k: v for k, v in bundle.manifest.items() if k not in ("entries", "summary", "files")}
+    meta = migsnap.redact_results(results, meta, key)
+    members, _ = migsnap.build_members(results, meta)
+    stamp = (bundle.manifest.get("started_at") or "").replace("-", "").replace(":", "")
+    top = f"migsnap-{meta['hostname']}-{stamp}"
+    target = output / f"{top}.tgz" if output.is_dir() else output
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists; use --force to replace it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            migsnap.write_tar(f, top, members, 0)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
