@@ -7,7 +7,7 @@ own capture table, so an entry cannot be added without a schema for it.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 

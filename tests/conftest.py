@@ -34,6 +34,17 @@ def bundle_documents(path: Path) -> dict[str, object]:
     return out
 
 
+def all_bytes(bundle: Path) -> bytes:
+    """Every member of a bundle, names included: what a scan for leaks has to search."""
+    out = []
+    with tarfile.open(bundle) as tar:
+        for member in tar.getmembers():
+            out.append(member.name.encode())
+            if member.isfile():
+                out.append(tar.extractfile(member).read())
+    return b"\n".join(out)
+
+
 def only_bundle(directory: Path) -> Path:
     found = sorted(directory.glob("*.tgz"))
     assert len(found) == 1, f"expected one bundle in {directory}, found {found}"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -17,7 +16,6 @@ import pytest
 
 import migsnap
 from conftest import COLLECTOR, bundle_documents, only_bundle, run_collector
-from migdiff import schema
 from migdiff.bundle import read_bundle
 from migdiff.validate import validate
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COLLECTOR, REPO, bundle_documents
+from conftest import COLLECTOR, REPO, all_bytes, bundle_documents
 from migdiff.bundle import read_bundle
 from migdiff.validate import validate
 
@@ -159,14 +159,7 @@ def test_redacted_collection_on_a_booted_host_leaks_nothing(booted_systemd: Path
         key.unlink()
     bundle = Path(printed)
     assert validate(read_bundle(str(bundle))).ok
-    data = []
-    import tarfile
-    with tarfile.open(bundle) as tar:
-        for member in tar.getmembers():
-            data.append(member.name.encode())
-            if member.isfile():
-                data.append(tar.extractfile(member).read())
-    blob = b"\n".join(data)
+    blob = all_bytes(bundle)
     for original in (b"hostlab-systemd12", b"198.51.100.7", b"076433C6", b"labuser", b"a key for the whole site"):
         assert original not in blob, original
     snap = bundle_documents(bundle)["snapshot.json"]

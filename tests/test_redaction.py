@@ -7,14 +7,13 @@ import re
 import shutil
 import socket
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import migsnap
-from conftest import FIXTURES, bundle_documents
+from conftest import all_bytes, bundle_documents
 from migdiff.bundle import read_bundle
 from migdiff.cli import app
 from migdiff.validate import validate
@@ -25,17 +24,6 @@ KEY = "site key shared by both hosts"
 
 def run(*args: object):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def all_bytes(bundle: Path) -> bytes:
-    """Every member, names included: what a scan for leaks has to search."""
-    out = []
-    with tarfile.open(bundle) as tar:
-        for member in tar.getmembers():
-            out.append(member.name.encode())
-            if member.isfile():
-                out.append(tar.extractfile(member).read())
-    return b"\n".join(out)
 
 
 def redact(bundle: Path, out: Path, key: str = KEY) -> Path:
