@@ -88,6 +88,15 @@ def grow(results: list[migsnap.Result], packages: int, services: int, sockets: i
         migsnap.apply_parser(result)
 
 
+def _rebuilt(line: str) -> str:
+    """The package of a dpkg-query or dpkg -l line, one binary rebuild later (version+b1)."""
+    if "\t" in line:
+        name, version, rest = line.split("\t", 2)
+        return f"{name}\t{version}+b1\t{rest}"
+    codes, name, version, rest = line.split(None, 3)
+    return line.replace(f" {version} ", f" {version}+b1 ", 1)
+
+
 def change(results: list[migsnap.Result], share: float, seed: int = 7) -> None:
     """Moves `share` of the package versions up one packaging revision, stops a few services and
     drops a few listening sockets, as a replacement host would differ."""
@@ -101,9 +110,8 @@ def change(results: list[migsnap.Result], share: float, seed: int = 7) -> None:
             lines = migsnap.to_text(data).splitlines()
             if result.capture.id in ("dpkg-query", "dpkg-l"):
                 rng_local = random.Random(seed)  # the same packages in both listings
-                lines = [re.sub(r"(\d+)(\s|\t|$)", lambda m: f"{int(m.group(1)) + 1}{m.group(2)}", line, count=1)
-                         if rng_local.random() < share and ("\t" in line or line.startswith("ii ")) else line
-                         for line in lines]
+                lines = [_rebuilt(line) if rng_local.random() < share and ("\t" in line or line.startswith("ii "))
+                         else line for line in lines]
             elif result.capture.id == "systemctl-units-service":
                 lines = [line.replace(" running ", " dead    ").replace(" active ", " inactive ")
                          if rng.random() < share / 2 and " running " in line else line for line in lines]

@@ -35,25 +35,43 @@ def port_key(protocol: str, bind: str | None, port: int | None, path: str | None
     return f"{protocol}/{shown}:{port}"
 
 
+@dataclass(slots=True)
+class Who:
+    """Who is behind a port or a service on one host (turned into an Attribution for a change)."""
+
+    process: str | None = None
+    exe: str | None = None
+    service: str | None = None
+    package: str | None = None
+    ports: list[str] = field(default_factory=list)
+
+    def model(self) -> Attribution:
+        return Attribution(process=self.process, exe=self.exe, service=self.service, package=self.package,
+                           ports=list(self.ports))
+
+
 @dataclass
 class HostAttribution:
-    ports: dict[str, Attribution] = field(default_factory=dict)
-    services: dict[str, Attribution] = field(default_factory=dict)
+    ports: dict[str, Who] = field(default_factory=dict)
+    services: dict[str, Who] = field(default_factory=dict)
 
-    def for_port(self, key: str) -> Attribution | None:
+    def for_port(self, key: str) -> Who | None:
         return self.ports.get(key)
 
-    def for_service(self, name: str) -> Attribution | None:
+    def for_service(self, name: str) -> Who | None:
         return self.services.get(name)
 
 
 def _main_process(procs: list[PortProcess]) -> PortProcess | None:
-    """The daemon among a socket's processes: one in a service unit, else not PID 1 (socket activation)."""
-    for test in (lambda p: p.unit is not None, lambda p: p.pid != 1, lambda p: True):
-        for p in procs:
-            if test(p):
-                return p
-    return None
+    """The daemon among a socket's processes: one in a service unit, else not PID 1 (that one only
+    holds sockets it activates), else the first."""
+    best = None
+    for p in procs:
+        if p.unit is not None:
+            return p
+        if best is None or (best.pid == 1 and p.pid != 1):
+            best = p
+    return best
 
 
 def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
@@ -73,10 +91,11 @@ def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
         elif proc.name:
             candidates = by_function.get(names.common("processes", proc.name)) or by_function.get(proc.name)
             service = candidates[0] if candidates else None
-        out.ports[key] = Attribution(process=proc.name, exe=proc.exe, service=service, package=proc.package,
-                                     ports=[key])
+        out.ports[key] = Who(proc.name, proc.exe, service, proc.package, [key])
         if service:
-            svc = out.services.setdefault(service, Attribution(service=service, ports=[]))
+            svc = out.services.get(service)
+            if svc is None:
+                svc = out.services[service] = Who(service=service)
             svc.ports.append(key)
             svc.process = svc.process or proc.name
             svc.exe = svc.exe or proc.exe
@@ -97,6 +116,6 @@ def attribute(snap: Snapshot, names: NameMap) -> HostAttribution:
             package = packages_of.get(names.common("services", name))
         if package:
             if svc is None:
-                svc = out.services[name] = Attribution(service=name, ports=[])
+                svc = out.services[name] = Who(service=name)
             svc.package = package
     return out

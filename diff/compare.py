@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .attribution import HostAttribution, attribute, port_key
+from .attribution import HostAttribution, Who, attribute, port_key
 from .changes import SECTIONS, Attribution, Change, Counts, DiffReport, HostRef, Pair
 from .models import Snapshot
 from .names import NameMap
@@ -35,14 +35,19 @@ RUNLEVEL_TARGETS = {"0": "poweroff.target", "1": "rescue.target", "S": "rescue.t
 
 @dataclass(slots=True)
 class Rec:
+    """One record of a section: what is compared (view) and what helps a reader (name, shown)."""
+
     view: View
     name: str
-    shown: dict[str, Any] = field(default_factory=dict)
-    attribution: Attribution | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # not compared, but carried by an only-in change
+    shown: dict[str, Any] | None = None
+    attribution: Who | None = None
+    origin: Any = None  # the snapshot record it stands for, where the section needs more of it
+    extra: tuple[str, ...] = ()  # attributes of origin carried (not compared) by an only-in change
 
     def whole(self) -> View:
-        return {**self.view, **self.extra}
+        if not self.extra:
+            return self.view
+        return {**self.view, **{name: getattr(self.origin, name) for name in self.extra}}
 
 
 @dataclass
@@ -90,11 +95,17 @@ Compared = tuple[list[Change], int]
 
 def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Describe, ctx: Context,
          pairs: dict[str, Pair] | None = None, order: Callable[[str], Any] | None = None) -> Compared:
-    """Changes between two keyed maps, and how many records are identical (built only if asked)."""
+    """Changes between two keyed maps, and how many records are identical (built only if asked).
+
+    Equal views cost one dict comparison; the views that differ go to deepdiff together, once."""
     pairs = pairs or {}
+    keys = sorted(src.keys() | tgt.keys(), key=order)
+    differing = [k for k in keys if k in src and k in tgt and src[k].view != tgt[k].view]
+    fields = field_changes({k: src[k].view for k in differing}, {k: tgt[k].view for k in differing}) \
+        if differing else {}
     out = []
     identical = 0
-    for key in sorted(src.keys() | tgt.keys(), key=order):
+    for key in keys:
         a, b = src.get(key), tgt.get(key)
         pair = pairs.get(key)
         if b is None:
@@ -105,8 +116,8 @@ def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Descr
             if pair is not None and pair.how == "replacement":  # another program doing the job: say so
                 out.append(_change(section, key, "changed", "replaced-by", a, b, pair.source, pair.target,
                                    describe, pair))
-            if a.view != b.view:
-                for fld, va, vb in field_changes(a.view, b.view):
+            if key in fields:
+                for fld, va, vb in fields[key]:
                     out.append(_change(section, key, "changed", fld, a, b, va, vb, describe, pair))
             elif pair is None or pair.how != "replacement":
                 identical += 1
@@ -117,30 +128,32 @@ def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Descr
 
 def _change(section: str, key: str, kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
             describe: Describe, pair: Pair | None) -> Change:
+    who = (a or b).attribution
     return Change(section=section, key=key, kind=kind, field=fld, source=va, target=vb, pair=pair,
-                  attribution=(a or b).attribution if (a or b) else None,
-                  movement=(a.shown.get("movement") if a and b and fld == "version" else None),
+                  attribution=who.model() if who else None,
+                  movement=(a.shown or {}).get("movement") if a and b and fld == "version" else None,
                   text=describe(kind, fld, a, b, va, vb, pair))
 
 
-def field_changes(a: View, b: View) -> list[tuple[str, Any, Any]]:
-    """The fields of two differing views that differ, from deepdiff's tree.
+def field_changes(a: dict[str, View], b: dict[str, View]) -> dict[str, list[tuple[str, Any, Any]]]:
+    """For records whose views differ (same keys in a and b), the fields that differ, from one
+    deepdiff of them all: {record key: [(field, source value, target value)]}.
 
-    A dict-valued field is reported per key; any other field whole.
+    A dict-valued field is reported per key ("runlevels.2"); any other field whole.
     """
     from deepdiff import DeepDiff  # imported on the first record that differs, not at start-up
     tree = DeepDiff(a, b, view="tree", verbose_level=2)
-    fields: dict[str, tuple[Any, Any]] = {}
+    found: dict[str, dict[str, tuple[Any, Any]]] = defaultdict(dict)
     for report in tree.values():
         for node in report:
             path = node.path(output_format="list")
-            top = path[0]
-            va, vb = a.get(top), b.get(top)
-            if len(path) > 1 and isinstance(va, dict) and isinstance(vb, dict):
-                fields[f"{top}.{path[1]}"] = (va.get(path[1]), vb.get(path[1]))
+            key, top = path[0], path[1]
+            va, vb = a[key].get(top), b[key].get(top)
+            if len(path) > 2 and isinstance(va, dict) and isinstance(vb, dict):
+                found[key][f"{top}.{path[2]}"] = (va.get(path[2]), vb.get(path[2]))
             else:
-                fields[top] = (va, vb)
-    return [(name, va, vb) for name, (va, vb) in sorted(fields.items())]
+                found[key][top] = (va, vb)
+    return {key: [(name, va, vb) for name, (va, vb) in sorted(fields.items())] for key, fields in found.items()}
 
 
 def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, Callable[[Rec], str | None]]],
@@ -444,16 +457,15 @@ def _package_recs(host: Host) -> dict[str, Rec]:
     recs: dict[str, Rec] = {}
     for p in host.snap.packages:
         key = f"{p.manager}:{p.name}:{p.arch or '-'}"
+        version = evr(p.epoch, p.version, p.release)
         rec = recs.get(key)
         if rec is None:
-            rec = recs[key] = Rec({"version": [], "status": p.status}, p.name,
-                                  {"manager": p.manager, "arch": p.arch, "upstream": []},
-                                  extra={"manager": p.manager, "arch": p.arch, "auto": p.auto})
-        rec.view["version"].append(evr(p.epoch, p.version, p.release))
-        rec.shown["upstream"].append(p.version)
-    for rec in recs.values():  # several installed versions (kernels on rpm) compare as a set
-        versions = sorted(set(rec.view["version"]))
-        rec.view["version"] = versions[0] if len(versions) == 1 else versions
+            recs[key] = Rec({"version": version, "status": p.status}, p.name, origin=p,
+                            extra=("manager", "arch", "auto"))
+        else:  # several installed versions of one name (kernels on rpm) compare as a set
+            known = rec.view["version"]
+            versions = sorted({version, *([known] if isinstance(known, str) else known)})
+            rec.view["version"] = versions[0] if len(versions) == 1 else versions
     return recs
 
 
@@ -463,13 +475,13 @@ _SONAME = re.compile(r"^(lib.*?[a-z+-])(\d+(?:\.\d+)*[a-z]?)(t64)?$")
 def _library_stem(rec: Rec) -> str | None:
     """libssl1.1 and libssl3 are one library whose soname moved (Debian puts it in the name)."""
     m = _SONAME.match(rec.name)
-    return f"{rec.shown['manager']}:{m.group(1)}" if m and rec.name.startswith("lib") else None
+    return f"{rec.origin.manager}:{m.group(1)}" if m and rec.name.startswith("lib") else None
 
 
 def _package_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
                       pair: Pair | None) -> str:
     rec = a or b
-    arch = rec.shown["arch"] or "no arch"
+    arch = rec.origin.arch or "no arch"
     if kind == "only-in-source":
         gone = f"; {pair.function} is provided by {pair.target} on target" if pair else ", absent on target"
         return f"{a.name} {_show(va['version'])} ({arch}): {va['status']} on source{gone}"
@@ -481,7 +493,7 @@ def _package_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, 
     if fld == "replaced-by":
         return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function})"
     if fld == "version":
-        how = a.shown.get("movement")
+        how = (a.shown or {}).get("movement")
         moved = f" ({how})" if how in ("upgraded", "downgraded", "repackaged") else ""
         return f"{name}: {_show(va)} on source, {_show(vb)} on target{moved}"
     return f"{name}: {fld} {_show(va)} on source, {_show(vb)} on target"
@@ -494,23 +506,23 @@ def compare_packages(ctx: Context) -> Compared:
         found = ctx.names.function("packages", rec.name)
         return found.name if found else None
     pairs = pair_up(src, tgt, [
-        ("other-arch", lambda r: f"{r.shown['manager']}:{r.name}"),
+        ("other-arch", lambda r: f"{r.origin.manager}:{r.name}"),
         ("other-manager", lambda r: r.name),
         ("same-function", function),
         ("library-soname", _library_stem),
     ], replacement=_replacement(ctx.names))
     for key in src.keys() & tgt.keys():
         a, b = src[key], tgt[key]
-        if a.shown["arch"] != b.shown["arch"]:  # only paired records can differ here
-            a.view["arch"], b.view["arch"] = a.shown["arch"], b.shown["arch"]
+        pa, pb = a.origin, b.origin
+        if pa.arch != pb.arch:  # only paired records can differ here
+            a.view["arch"], b.view["arch"] = pa.arch, pb.arch
         va, vb = a.view["version"], b.view["version"]
         if va == vb or not isinstance(va, str) or not isinstance(vb, str):
             continue
-        if a.shown["manager"] == b.shown["manager"]:
-            a.shown["movement"] = movement(a.shown["manager"], va, vb, a.shown["upstream"][0], b.shown["upstream"][0])
+        if pa.manager == pb.manager:
+            a.shown = {"movement": movement(pa.manager, va, vb, pa.version, pb.version)}
         else:  # different packaging schemes: only the upstream versions compare (rpm's generic rules)
-            a.shown["movement"] = movement("rpm", a.shown["upstream"][0] or "", b.shown["upstream"][0] or "",
-                                           None, None)
+            a.shown = {"movement": movement("rpm", pa.version or "", pb.version or "", None, None)}
     return walk("packages", src, tgt, _package_describe, ctx, pairs)
 
 

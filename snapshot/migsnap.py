@@ -2579,9 +2579,20 @@ def build_members(results, meta):
     snapshot = normalize(complete_data(results))
     snapshot["collector_version"] = __version__
     members = []
+    stored = {}  # sha256 -> the member holding those bytes
     for r in results:
+        raw = []
         for name, role, path, data in r.raw:
-            members.append((name, data))
+            # the same bytes twice (/etc/os-release is a link to /usr/lib/os-release) are stored
+            # once; the second entry's manifest record names the member that holds them
+            digest = sha256_hex(data)
+            if data and digest in stored:
+                name = stored[digest]
+            else:
+                stored.setdefault(digest, name)
+                members.append((name, data))
+            raw.append((name, role, path, data))
+        r.raw = raw
     parsed_doc = {"format": "migsnap-parsed", "format_version": FORMAT_VERSION, "entries": parsed}
     extra = [("parsed.json", json_bytes(parsed_doc)), ("snapshot.json", json_bytes(snapshot))]
     members.extend(extra)

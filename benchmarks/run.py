@@ -1,0 +1,288 @@
+"""Performance figures of migsnap and migdiff, each beside its floor.  Prints; asserts nothing.
+
+    python benchmarks/run.py              # everything this machine can do
+    python benchmarks/run.py --quick      # fewer repetitions, no 100k-package point
+    python benchmarks/run.py --only migdiff,growth
+
+Sections: collector (this machine, and the booted SysV and systemd sample hosts, one of them
+with 2,000 packages), migdiff (a 25,000-package pair, --help), growth (1k to 100k packages),
+fleet (1,000 bundles), size (compressed bytes per 1,000 packages, nothing stored twice).
+Times are medians of several runs, in seconds; RSS is the peak resident set of the measured
+process tree, in MB.  Subprocesses run without PYTHONDONTWRITEBYTECODE, as on a user's machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "snapshot"), str(REPO / "benchmarks"), str(REPO)]
+
+import migsnap  # noqa: E402
+from scale import scaled_pair  # noqa: E402
+
+COLLECTOR = REPO / "snapshot" / "migsnap.py"
+HOSTLAB = REPO / "tests" / "hostlab" / "hostlab.sh"
+ROOTS = Path(os.environ.get("MIGDIFF_HOSTLAB_DIR", "/var/tmp/migdiff-hostlab"))
+MIGDIFF = [sys.executable, "-m", "migdiff"]
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = str(REPO / "snapshot")
+
+
+def measure(argv: list[str], runs: int, cwd: Path | None = None) -> dict[str, float]:
+    """Median wall and CPU seconds and the peak RSS of a command's process tree over `runs` runs."""
+    walls, cpus, rss = [], [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        rss.append(usage.ru_maxrss / 1024)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "rss": max(rss), "runs": runs,
+            "exit": proc.returncode}
+
+
+def line(label: str, value: str, floor: str = "", note: str = "") -> None:
+    print(f"  {label:<44} {value:>16} {floor:>18}  {note}")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+# --- the collector ---------------------------------------------------------------------------------
+
+def floor_script(path: Path) -> None:
+    """A plain shell script doing what the capture table does, one thing after another: the floor."""
+    lines = ["#!/bin/sh", "export LC_ALL=C COLUMNS=512 PAGER=cat SYSTEMD_PAGER= PATH=$PATH:/usr/sbin:/sbin"]
+    for c in migsnap.captures():
+        if c.kind == migsnap.CMD and not c.needs:
+            lines.append(" ".join(migsnap._shell_quote(a) for a in c.source) + " >/dev/null 2>&1 </dev/null")
+        elif c.kind == migsnap.FILE:
+            lines.append(f"cat {c.source} >/dev/null 2>&1")
+        elif c.kind in (migsnap.GLOB, migsnap.LINKS):
+            lines.append(f"ls -l {' '.join(c.source)} >/dev/null 2>&1")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o755)
+
+
+def collector_here(runs: int) -> None:
+    print("collector, this machine (as root: %s)" % (os.geteuid() == 0))
+    with tempfile.TemporaryDirectory() as tmp:
+        floor = Path(tmp) / "floor.sh"
+        floor_script(floor)
+        out = Path(tmp) / "out"
+        out.mkdir()
+        base = measure(["sh", str(floor)], runs)
+        got = measure([sys.executable, str(COLLECTOR), "-q", "-o", str(out)], runs)
+        bundle = sorted(out.glob("*.tgz"))[-1]
+        manifest, packages, kb = _manifest(bundle), len(_packages(bundle)), bundle.stat().st_size / 1024
+    line("floor: the same commands from sh, in a row", f"{base['wall']:.2f} s")
+    line("migsnap (4 commands at once)", f"{got['wall']:.2f} s", f"{ratio(got['wall'], base['wall'])} of floor",
+         f"CPU {got['cpu']:.2f} s (floor {base['cpu']:.2f} s), RSS {got['rss']:.0f} MB")
+    line("overhead over the floor", f"{(got['wall'] - base['wall']) / base['wall'] * 100:+.0f} %", "",
+         "target: under +15 %")
+    line("bundle", f"{kb:.0f} KB", "", f"{packages} packages, {manifest['summary']['commands']} commands")
+
+
+def collector_hosts(runs: int) -> None:
+    if os.geteuid() != 0 or not shutil.which("systemd-nspawn"):
+        print("collector, sample hosts: skipped (needs root and systemd-nspawn)")
+        return
+    for kind, python in (("sysv11", "python2.7"), ("systemd12", "python3")):
+        root = ROOTS / kind
+        if not (root / ".hostlab-ready").exists():
+            print(f"collector, {kind}: skipped ({root} not built: tests/hostlab/hostlab.sh mkroot {kind} {root})")
+            continue
+        subprocess.run([str(HOSTLAB), "boot", str(root)], check=True, capture_output=True)
+        try:
+            _collector_in_host(kind, root, python, runs)
+            if kind == "systemd12":
+                _grow_dpkg_status(root, 2000)
+                _collector_in_host(f"{kind} with 2,000 packages", root, python, runs)
+        finally:
+            subprocess.run([str(HOSTLAB), "stop", str(root)], capture_output=True)
+
+
+def _collector_in_host(label: str, root: Path, python: str, runs: int) -> None:
+    floor = root / "var" / "tmp" / "floor.sh"
+    floor_script(floor)
+    shutil.copy(COLLECTOR, root / "var" / "tmp" / "migsnap.py")
+
+    def inside(cmd: str) -> float:
+        proc = subprocess.run([str(HOSTLAB), "exec", str(root), "sh", "-c",
+                               f"s=$(date +%s.%N); {cmd} >/dev/null 2>&1; e=$(date +%s.%N); echo $s $e"],
+                              capture_output=True, text=True, check=True)
+        start, end = map(float, proc.stdout.split())
+        return end - start
+    base = statistics.median(inside("sh /var/tmp/floor.sh") for _ in range(runs))
+    got = statistics.median(inside(f"rm -rf /var/tmp/o; mkdir /var/tmp/o; {python} /var/tmp/migsnap.py -q -o /var/tmp/o")
+                            for _ in range(runs))
+    bundle = next((root / "var" / "tmp" / "o").glob("*.tgz"))
+    print(f"collector, {label}")
+    line("floor: the same commands from sh, in a row", f"{base:.2f} s")
+    line(f"migsnap under {python}", f"{got:.2f} s", f"{ratio(got, base)} of floor",
+         f"{(got - base) / base * 100:+.0f} % (target: under +15 %; under 5 s at 2,000 packages)")
+    line("bundle", f"{bundle.stat().st_size / 1024:.0f} KB", "", f"{len(_packages(bundle))} packages")
+
+
+def _grow_dpkg_status(root: Path, total: int) -> None:
+    """Makes dpkg inside the booted host list `total` packages: real stanzas of its Debian
+    release's package index, marked installed, bind-mounted over /var/lib/dpkg/status inside the
+    host's own mount namespace (the root's file stays as it is)."""
+    status = (root / "var/lib/dpkg/status").read_text()
+    have = {s.split("\n", 1)[0][len("Package: "):] for s in status.split("\n\n") if s.startswith("Package: ")}
+    index = next((root / "var/lib/apt/lists").glob("*_Packages")).read_text()
+    extra = []
+    for stanza in index.split("\n\n"):
+        if len(have) + len(extra) >= total:
+            break
+        name = stanza.split("\n", 1)[0][len("Package: "):]
+        if stanza.startswith("Package: ") and name not in have:
+            extra.append(stanza.replace("\nVersion:", "\nStatus: install ok installed\nVersion:", 1))
+            have.add(name)
+    (root / "var/tmp/status.big").write_text(status.rstrip("\n") + "\n\n" + "\n\n".join(extra) + "\n")
+    subprocess.run([str(HOSTLAB), "exec", str(root), "mount", "--bind", "/var/tmp/status.big",
+                    "/var/lib/dpkg/status"], check=True, capture_output=True)
+
+
+def _manifest(bundle: Path) -> dict:
+    with tarfile.open(bundle) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/manifest.json"))
+        return json.load(tar.extractfile(member))
+
+
+def _packages(bundle: Path) -> list:
+    with tarfile.open(bundle) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/snapshot.json"))
+        return json.load(tar.extractfile(member))["packages"]
+
+
+# --- migdiff ----------------------------------------------------------------------------------------
+
+FLOOR = r"""
+import json, sys, tarfile
+def load(path):
+    docs = {}
+    with tarfile.open(path) as tar:
+        for m in tar:
+            if m.name.endswith(".json"):
+                docs[m.name.rsplit("/", 1)[1]] = json.load(tar.extractfile(m))
+    return docs
+a, b = load(sys.argv[1]), load(sys.argv[2])
+for section, key in (("packages", lambda p: (p["manager"], p["name"], p["arch"])), ("services", None),
+                     ("ports", lambda p: (p["protocol"], p["bind"], p["port"], p["path"]))):
+    ka = set(a["snapshot.json"][section]) if key is None else {key(p) for p in a["snapshot.json"][section]}
+    kb = set(b["snapshot.json"][section]) if key is None else {key(p) for p in b["snapshot.json"][section]}
+    print(section, len(ka - kb), len(kb - ka))
+"""
+
+
+def migdiff_large(workdir: Path, runs: int) -> None:
+    a, b = scaled_pair(workdir, 25_000)
+    floor = measure([sys.executable, "-c", FLOOR, str(a), str(b)], runs)
+    got = measure(MIGDIFF + [str(a), str(b), "--format", "json", "-o", str(workdir / "d.json")], runs)
+    helped = measure(MIGDIFF + ["--help"], runs)
+    report = json.loads((workdir / "d.json").read_text())
+    changed = sum(c["changed"] for c in report["summary"].values())
+    print("migdiff, a pair of 25,000 packages (2 % changed), 1,500 services, 5,000 sockets")
+    line("floor: load both bundles' JSON, compare key sets", f"{floor['wall']:.2f} s", "", f"RSS {floor['rss']:.0f} MB")
+    line("migdiff A B --format json", f"{got['wall']:.2f} s", f"{ratio(got['wall'], floor['wall'])} of floor",
+         f"RSS {got['rss']:.0f} MB; targets: under 1.0 s, 3x, 250 MB; {changed} changed records")
+    line("migdiff --help", f"{helped['wall']:.2f} s", "", "target: under 0.3 s")
+
+
+def growth(workdir: Path, runs: int, quick: bool) -> None:
+    print("migdiff, how cost grows with the number of packages")
+    points = []
+    for n in (1_000, 5_000, 25_000) + (() if quick else (100_000,)):
+        a, b = scaled_pair(workdir, n, services=max(100, n // 17), sockets=max(100, n // 5))
+        got = measure(MIGDIFF + [str(a), str(b), "--format", "json", "-o", str(workdir / "g.json")], runs)
+        points.append((n, got["wall"], got["rss"]))
+    base_n, base_t, _ = points[0]
+    for n, t, rss in points:
+        marginal = (t - base_t) / (n - base_n) * 1000 if n != base_n else 0.0
+        line(f"{n:,} packages", f"{t:.2f} s", f"RSS {rss:.0f} MB",
+             f"{marginal * 1000:.1f} ms per 1,000 more than {base_n:,}" if n != base_n else "")
+    if len(points) > 2:
+        first = (points[1][1] - points[0][1]) / (points[1][0] - points[0][0])
+        last = (points[-1][1] - points[-2][1]) / (points[-1][0] - points[-2][0])
+        line("cost per package, last step over first", ratio(last, first), "", "linear: about 1x")
+
+
+def fleet(workdir: Path, quick: bool) -> None:
+    count = 200 if quick else 1000
+    samples = sorted((REPO / "sample_bundles").glob("*.tgz"))
+    folder = workdir / "fleet"
+    folder.mkdir()
+    for i in range(count):
+        shutil.copy(samples[i % len(samples)], folder / f"host{i:04d}.tgz")
+    bundles = sorted(str(p) for p in folder.glob("*.tgz"))
+    checked = measure(MIGDIFF + ["validate", *bundles], 1)
+    shown = measure(MIGDIFF + ["show", "--format", "json", "-o", str(workdir / "fleet.json"), *bundles], 1)
+    print(f"fleet, {count} typical bundles, {os.cpu_count()} CPUs")
+    line("migdiff validate", f"{checked['wall']:.1f} s", "", f"target: 1,000 in under 60 s; CPU {checked['cpu']:.1f} s")
+    line("migdiff show --format json", f"{shown['wall']:.1f} s", "", f"CPU {shown['cpu']:.1f} s")
+
+
+def size(workdir: Path) -> None:
+    print("bundle size")
+    sizes = []
+    for n in (1_000, 25_000):
+        a, _ = scaled_pair(workdir, n, services=100, sockets=100)
+        sizes.append((n, a.stat().st_size))
+    per_1000 = (sizes[1][1] - sizes[0][1]) / ((sizes[1][0] - sizes[0][0]) / 1000)
+    line("compressed bytes per 1,000 packages", f"{per_1000 / 1024:.0f} KB", "",
+         "raw dpkg -l and dpkg-query, parsed.json, snapshot.json")
+    for sample in sorted((REPO / "sample_bundles").glob("*.tgz")):
+        seen: dict[str, str] = {}
+        twice = 0
+        with tarfile.open(sample) as tar:
+            for m in tar.getmembers():
+                if m.isfile() and m.size:
+                    digest = __import__("hashlib").sha256(tar.extractfile(m).read()).hexdigest()
+                    twice += digest in seen
+                    seen.setdefault(digest, m.name)
+        line(f"{sample.name}: files stored twice", str(twice), "", f"{sample.stat().st_size / 1024:.0f} KB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="collector,hosts,migdiff,growth,fleet,size")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    runs = 3 if args.quick else 5
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}, Python "
+          f"{platform.python_version()}, load {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "collector" in only:
+            collector_here(runs)
+        if "hosts" in only:
+            collector_hosts(3)
+        if "migdiff" in only:
+            migdiff_large(work, runs)
+        if "growth" in only:
+            growth(work, 3, args.quick)
+        if "fleet" in only:
+            fleet(work, args.quick)
+        if "size" in only:
+            size(work)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
