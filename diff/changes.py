@@ -97,6 +97,12 @@ class HostRef(Strict):
     init: str | None
     collected_at: str | None
     collector_version: str | None
+    duration: float | None = Field(default=None, description="seconds the collector ran")
+    euid: int | None = Field(default=None, description="who ran the collector (0: root)")
+    incomplete: dict[str, list[str]] = Field(
+        default_factory=dict, description="capture ids by status, for the statuses that lose data "
+                                          "(missing, failed, timeout, truncated, denied, error): how complete the data is")
+    redacted: bool = False
 
 
 class Judgement(Strict):

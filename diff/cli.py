@@ -37,9 +37,8 @@ class Format(str, enum.Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
-
-
-PRESENTERS = {Format.text: "text", Format.json: "jsonout", Format.markdown: "markdown"}
+    html = "html"
+    csv = "csv"
 
 
 class FailOn(str, enum.Enum):
@@ -58,7 +57,8 @@ class Section(str, enum.Enum):
 
 
 BundleArg = Annotated[Path, typer.Argument(help="a bundle (.tgz) written by migsnap", show_default=False)]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="text (the terminal), json, markdown (for a "
+                                           "ticket), html (one self-contained file), csv (one row per change)")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write the report to this file",
                                                    show_default=False)]
 SectionOpt = Annotated[Optional[list[Section]], typer.Option(
@@ -123,6 +123,9 @@ def _write_atomically(output: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a report is a normal file (mkstemp made it private)
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
@@ -131,22 +134,13 @@ def _write_atomically(output: Path, text: str) -> None:
 
 
 def _present(what: str, obj: object, format: Format, output: Path | None, width: int | None, **options) -> None:
-    """Hands a report ("diff" or "show") to the presenter of the format; text goes through rich."""
-    import functools
-    import importlib
-    module = importlib.import_module(f".present.{PRESENTERS[format]}", __package__)
-    render = functools.partial(getattr(module, f"render_{what}"), **options) if options \
-        else getattr(module, f"render_{what}")
-    if format is not Format.text:
-        _emit(render(obj), output)
+    """Hands a report ("diff" or "show") to the presenter of the format; to a terminal, in color."""
+    from .present import presenter, render
+    if format is Format.text and output is None:
+        module, render_one = presenter("text", what)
+        render_one(obj, module.console_for(sys.stdout, to_file=False, width=width), **options)
         return
-    import io
-    if output is None:
-        render(obj, module.console_for(sys.stdout, to_file=False, width=width))
-        return
-    buf = io.StringIO()
-    render(obj, module.console_for(buf, to_file=True, width=width or 120))
-    _write_atomically(output, buf.getvalue())
+    _emit(render(format.value, what, obj, width, **options), output)
 
 
 def _version(value: bool) -> None:
@@ -207,7 +201,9 @@ def diff_command(
         mapping = names_map.load(names)
         a, b = open_hosts([str(source), str(target)], limits, check=not no_validate)
         sections = [s.value for s in section] if section else list(SECTIONS)
-        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, mapping, sections, include_identical=not only_changes)
+        # the HTML report keeps identical records behind a toggle, so it always carries them
+        identical = not only_changes or format is Format.html
+        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, mapping, sections, include_identical=identical)
         judge(report, rules, fail_on.value)
         _present("diff", report, format, output, width, show_ignored=show_ignored)
     raise typer.Exit(EXIT_DIFFERENT if fails(report) else EXIT_SAME)

@@ -64,11 +64,20 @@ class Context:
     include_identical: bool
 
 
+LOSSY_STATUSES = ("missing", "failed", "timeout", "truncated", "denied", "partial", "error")
+
+
 def host_ref(bundle_name: str, snap: Snapshot, manifest: dict[str, Any]) -> HostRef:
     collector = manifest.get("collector") or {}
+    incomplete: dict[str, list[str]] = {}
+    for entry in manifest.get("entries") or []:
+        if entry.get("status") in LOSSY_STATUSES:
+            incomplete.setdefault(entry["status"], []).append(entry["id"])
     return HostRef(bundle=bundle_name, hostname=snap.system.hostname, distro=snap.system.distro_pretty_name,
                    kernel_release=snap.system.kernel_release, init=snap.init.active,
-                   collected_at=manifest.get("started_at"), collector_version=collector.get("version"))
+                   collected_at=manifest.get("started_at"), collector_version=collector.get("version"),
+                   duration=manifest.get("duration"), euid=manifest.get("euid"), incomplete=incomplete,
+                   redacted=bool(manifest.get("redaction")))
 
 
 def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref: HostRef, names: NameMap,

@@ -2,7 +2,6 @@
 bundles were given, and a progress bar when stderr is a terminal."""
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -75,16 +74,8 @@ def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | Non
         req = requirements(host.ref, host.snapshot, sections, names_map.load(names_file and _path(names_file)))
     except MigdiffError as exc:
         return "trouble", str(exc)
-    if fmt == "json":
-        from .present import jsonout
-        return "ok", jsonout.render_show(req)
-    if fmt == "markdown":
-        from .present import markdown
-        return "ok", markdown.render_show(req)
-    from .present import text
-    buf = io.StringIO()
-    text.render_show(req, text.console_for(buf, to_file=True, width=width or 120))
-    return "ok", buf.getvalue()
+    from .present import render
+    return "ok", render(fmt, "show", req, width)
 
 
 def _path(name: str):

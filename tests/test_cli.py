@@ -218,6 +218,8 @@ def test_show_lists_requirements(host_bundle: Path) -> None:
     text = run("show", host_bundle, "-s", "system")
     assert text.exit_code == 0 and "kernel_release" in text.stdout
     assert run("show", host_bundle, "-s", "bogus").exit_code == 2
+    csv = run("show", host_bundle, "-f", "csv")
+    assert csv.exit_code == 2 and "csv lists the changes of a diff" in csv.stderr
 
 
 def test_parse_uses_the_collectors_parser() -> None:

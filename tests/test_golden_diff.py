@@ -14,7 +14,8 @@ from migdiff.cli import app
 
 GOLDEN = Path(__file__).resolve().parent / "golden_diff"
 FORMATS = {"text": "sysv11-to-systemd12.txt", "json": "sysv11-to-systemd12.json",
-           "markdown": "sysv11-to-systemd12.md"}
+           "markdown": "sysv11-to-systemd12.md", "csv": "sysv11-to-systemd12.csv",
+           "html": "sysv11-to-systemd12.html"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
