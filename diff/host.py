@@ -41,7 +41,8 @@ def open_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool = 
         result = validate(bundle)
         if not result.ok:
             raise InvalidBundle(bundle.path, list(result.reasons))
-        bundle.files.pop("parsed.json", None)  # checked; comparing never reads it
+        for checked in ("parsed.json", "snapshot.json"):  # checked and typed: the bytes are not read again
+            bundle.files.pop(checked, None)
         hosts.append(Host(bundle=bundle, snapshot=bundle.typed["snapshot"]))
     return hosts
 

@@ -9,7 +9,8 @@ from . import schema
 from .bundle import Bundle, check_json_bytes, shown
 from .errors import BundleError
 
-DOCUMENTS = (("manifest", "manifest.json"), ("snapshot", "snapshot.json"), ("parsed", "parsed.json"))
+# parsed.json before snapshot.json: its model, the largest, is dropped before the snapshot's is built
+DOCUMENTS = (("manifest", "manifest.json"), ("parsed", "parsed.json"), ("snapshot", "snapshot.json"))
 
 MAX_REASONS = 20
 MAX_MESSAGE = 160
