@@ -2477,9 +2477,14 @@ def redact_results(results, meta, key):
 COMPLETE = ("ok", "failed")
 
 
-def json_bytes(obj):
-    return (json.dumps(obj, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=True)
-            + "\n").encode("ascii")
+def json_bytes(obj, pretty=True):
+    """ASCII JSON with sorted keys.  The large documents are written compact: json's C encoder
+    only runs without indent, and indenting parsed.json cost more than all the parsing."""
+    if pretty:
+        text = json.dumps(obj, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=True)
+    else:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return (text + "\n").encode("ascii")
 
 
 def sha256_hex(data):
@@ -2594,7 +2599,7 @@ def build_members(results, meta):
             raw.append((name, role, path, data))
         r.raw = raw
     parsed_doc = {"format": "migsnap-parsed", "format_version": FORMAT_VERSION, "entries": parsed}
-    extra = [("parsed.json", json_bytes(parsed_doc)), ("snapshot.json", json_bytes(snapshot))]
+    extra = [("parsed.json", json_bytes(parsed_doc, pretty=False)), ("snapshot.json", json_bytes(snapshot, pretty=False))]
     members.extend(extra)
     manifest = dict(meta)
     manifest["entries"] = [manifest_entry(r) for r in results]
