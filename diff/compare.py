@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attribution import HostAttribution, Who, attribute, port_key
-from .changes import SECTIONS, Attribution, Change, Counts, DiffReport, HostRef, Pair
+from .changes import SECTIONS, Change, Counts, DiffReport, HostRef, Pair
 from .models import Snapshot
 from .names import NameMap
 from .versions import movement
@@ -223,7 +223,7 @@ def _label(a: Rec | None, b: Rec | None, pair: Pair | None) -> str:
     return (a or b).name
 
 
-def _who(att: Attribution | None, service: bool = True, ports: bool = True) -> str:
+def _who(att: Who | None, service: bool = True, ports: bool = True) -> str:
     """ " [service apache2; serves tcp/*:80; package apache2-bin]" for a text line."""
     if att is None:
         return ""

@@ -16,7 +16,11 @@ VERDICT_STYLES = {"NOT READY": "bold red", "READY WITH WARNINGS": "bold yellow",
 
 
 def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Console:
-    # Console itself drops color when the stream is not a terminal or NO_COLOR is set.
+    # Console itself drops color when the stream is not a terminal or NO_COLOR is set.  Piped
+    # output has no width to respect: give the summary table room rather than the 80 columns
+    # rich assumes.
+    if width is None and not (hasattr(stream, "isatty") and stream.isatty()):
+        width = 120
     return Console(file=stream, width=width, no_color=to_file or None, highlight=False,
                    color_system=None if to_file else "auto", soft_wrap=True)
 
