@@ -19,7 +19,6 @@ SECTIONS = ("system", "init", "services", "runlevels", "ports", "packages")
 SectionName = Literal["system", "init", "services", "runlevels", "ports", "packages"]
 Kind = Literal["only-in-source", "only-in-target", "changed", "identical"]
 Severity = Literal["blocker", "warning", "info"]
-SEVERITIES: tuple[str, ...] = ("blocker", "warning", "info")
 Verdict = Literal["READY", "READY WITH WARNINGS", "NOT READY"]
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from .bundle import Limits, read_bundle
@@ -71,13 +72,8 @@ def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | Non
     path, limits, check, sections, names_file, fmt, width = job
     try:
         host = open_host(path, limits, check=check)
-        req = requirements(host.ref, host.snapshot, sections, names_map.load(names_file and _path(names_file)))
+        req = requirements(host.ref, host.snapshot, sections, names_map.load(Path(names_file) if names_file else None))
     except MigdiffError as exc:
         return "trouble", str(exc)
     from .present import render
     return "ok", render(fmt, "show", req, width)
-
-
-def _path(name: str):
-    from pathlib import Path
-    return Path(name)

@@ -69,22 +69,23 @@ def collect(host: Path, python: str, out: Path, user: str | None = None) -> dict
     return bundle_documents(bundle)
 
 
+def booted(root: Path):
+    """The host running with its own init for the tests of this module; shut down after them."""
+    hostlab("boot", str(root), timeout=300)
+    try:
+        yield root
+    finally:
+        hostlab("stop", str(root), timeout=300)
+
+
 @pytest.fixture(scope="module")
 def booted_sysv(sysv11: Path):
-    hostlab("boot", str(sysv11), timeout=300)
-    try:
-        yield sysv11
-    finally:
-        hostlab("stop", str(sysv11), timeout=300)
+    yield from booted(sysv11)
 
 
 @pytest.fixture(scope="module")
 def booted_systemd(systemd12: Path):
-    hostlab("boot", str(systemd12), timeout=300)
-    try:
-        yield systemd12
-    finally:
-        hostlab("stop", str(systemd12), timeout=300)
+    yield from booted(systemd12)
 
 
 def test_python27_in_a_bullseye_chroot(sysv11: Path, tmp_path: Path) -> None:
