@@ -191,19 +191,19 @@ def diff_command(
     1 when something does, 2 on trouble.
     """
     with exit_codes():
-        from . import names as names_map
-        from .changes import SECTIONS
-        from .compare import compare
-        from .host import open_hosts
-        from .verdict import fails, judge, load_rules
+        from .host import opened_hosts
         limits = _limits(max_members, max_member_size, max_total_size)
-        rules = load_rules(ignore, builtin=not no_builtin_ignores)
-        mapping = names_map.load(names)
-        a, b = open_hosts([str(source), str(target)], limits, check=not no_validate)
-        sections = [s.value for s in section] if section else list(SECTIONS)
         # the HTML report keeps identical records behind a toggle, so it always carries them
         identical = not only_changes or format is Format.html
-        report = compare(a.snapshot, b.snapshot, a.ref, b.ref, mapping, sections, include_identical=identical)
+        with opened_hosts([str(source), str(target)], limits, check=not no_validate) as (a, b):
+            from . import names as names_map  # loaded as the bundles were read
+            from .changes import SECTIONS
+            from .compare import compare
+            from .verdict import fails, judge, load_rules
+            rules = load_rules(ignore, builtin=not no_builtin_ignores)
+            sections = [s.value for s in section] if section else list(SECTIONS)
+            report = compare(a.snapshot, b.snapshot, a.ref, b.ref, names_map.load(names), sections,
+                             include_identical=identical)
         judge(report, rules, fail_on.value)
         _present("diff", report, format, output, width, show_ignored=show_ignored)
     raise typer.Exit(EXIT_DIFFERENT if fails(report) else EXIT_SAME)
@@ -270,12 +270,12 @@ def show_command(
             raise UsageError(f"--section: unknown section {bad[0]!r}; choose from {', '.join(SHOW_SECTIONS)}")
         if len(bundles) == 1 and format is Format.text and output is None:  # straight to the terminal, in color
             from . import names as names_map
-            from .host import open_host
+            from .host import opened_hosts
             from .show import requirements
-            host = open_host(str(bundles[0]), _limits(max_members, max_member_size, max_total_size),
-                             check=not no_validate)
-            _present("show", requirements(host.ref, host.snapshot, chosen, names_map.load(names)), format, None,
-                     width)
+            limits = _limits(max_members, max_member_size, max_total_size)
+            with opened_hosts([str(bundles[0])], limits, check=not no_validate) as (host,):
+                req = requirements(host.ref, host.snapshot, chosen, names_map.load(names))
+            _present("show", req, format, None, width)
             return
         from .fleet import run_many, show_one
         limits = _limits(max_members, max_member_size, max_total_size)
@@ -367,7 +367,27 @@ def main(argv: list[str] | None = None) -> None:
     # hold no cycles to speak of, so collections are made rare rather than frequent.
     gc.set_threshold(100_000, 50, 100)
     args = list(sys.argv[1:] if argv is None else argv)
-    app(args=default_command(args), prog_name="migdiff")
+    try:
+        app(args=default_command(args), prog_name="migdiff")
+    except SystemExit as exc:
+        _exit_now(exc.code)
+    _exit_now(0)
+
+
+def _exit_now(code: int | str | None) -> None:
+    """Ends the process without freeing its objects one by one, as mypy does: for a large diff
+    that teardown took 0.13 s of 1.1.  Every file written is closed by now; stdout and stderr are
+    flushed here (a reader that went away is not an error)."""
+    import os
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    status = code if isinstance(code, int) else (0 if code is None else EXIT_TROUBLE)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nobody is left to read it
+            pass
+    os._exit(status)
 
 
 def default_command(args: list[str]) -> list[str]:

@@ -58,7 +58,7 @@ def validate_one(job: tuple[str, Limits]) -> tuple[str, str]:
     from .validate import validate
     path, limits = job
     try:
-        result = validate(read_bundle(path, limits))
+        result = validate(read_bundle(path, limits), typed=())
     except MigdiffError as exc:
         return "trouble", str(exc)
     return ("ok" if result.ok else "invalid"), result.line()
@@ -67,12 +67,13 @@ def validate_one(job: tuple[str, Limits]) -> tuple[str, str]:
 def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | None]) -> tuple[str, str]:
     """("ok" | "trouble", the rendered requirement list or the error line) for one bundle."""
     from . import names as names_map
-    from .host import open_host
+    from .host import opened_hosts
     from .show import requirements
     path, limits, check, sections, names_file, fmt, width = job
     try:
-        host = open_host(path, limits, check=check)
-        req = requirements(host.ref, host.snapshot, sections, names_map.load(Path(names_file) if names_file else None))
+        with opened_hosts([path], limits, check=check) as (host,):
+            req = requirements(host.ref, host.snapshot, sections,
+                               names_map.load(Path(names_file) if names_file else None))
     except MigdiffError as exc:
         return "trouble", str(exc)
     from .present import render

@@ -1,16 +1,18 @@
 """Opening a bundle for use: read it safely, validate it, and type its snapshot."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from .bundle import DEFAULT_LIMITS, Bundle, Limits, read_bundle
-from .changes import HostRef
-from .compare import host_ref
+from .bundle import DEFAULT_LIMITS, Bundle, Limits, read_bundles
 from .errors import BundleError, InvalidBundle
-from .models import Snapshot
-from .validate import validate
+
+if TYPE_CHECKING:  # pydantic and the models are loaded while the bundles are read (opened_hosts)
+    from .changes import HostRef
+    from .models import Snapshot
+    from .validate import Validation
 
 
 @dataclass
@@ -20,34 +22,58 @@ class Host:
 
     @property
     def ref(self) -> HostRef:
+        from .compare import host_ref
         return host_ref(self.bundle.label, self.snapshot, self.bundle.manifest)
 
 
-def open_host(path: str, limits: Limits = DEFAULT_LIMITS, check: bool = True) -> Host:
-    """A bundle ready to compare; InvalidBundle when validation fails (unless check is False)."""
-    return open_hosts([path], limits, check)[0]
+@contextmanager
+def opened_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool = True) -> Iterator[list[Host]]:
+    """Bundles ready to use, checked as `migdiff validate` checks them (unless check is False).
 
-
-def open_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool = True) -> list[Host]:
-    """Bundles ready to compare, checked as `migdiff validate` checks them (unless check is False).
-
-    (Checking parsed.json in a forked child, in parallel, was measured: slower here, not faster.)"""
+    Their snapshots are checked and typed before the block runs.  Large parsed.json documents
+    are checked meanwhile, by a forked child (validate.start_validation): what the block computes
+    stands only if they pass, and InvalidBundle is raised as it ends otherwise.  So the block
+    computes, and the caller writes after it.
+    """
+    bundles = read_bundles(paths, limits, meanwhile=_load_modules)
+    from . import validate
+    if not check:
+        yield [Host(bundle=bundle, snapshot=_typed_leniently(bundle)) for bundle in bundles]
+        return
+    pending = validate.start_validation(bundles, fork_from=validate.FORK_FROM)
+    if not pending.usable():
+        _refuse_invalid(pending.results())
     hosts = []
-    for path in paths:
-        bundle = read_bundle(path, limits)
-        if not check:
-            hosts.append(Host(bundle=bundle, snapshot=_typed_leniently(bundle)))
-            continue
-        result = validate(bundle)
-        if not result.ok:
-            raise InvalidBundle(bundle.path, list(result.reasons))
-        for checked in ("parsed.json", "snapshot.json"):  # checked and typed: the bytes are not read again
-            bundle.files.pop(checked, None)
+    for bundle in bundles:
+        bundle.files.pop("snapshot.json", None)  # typed: the bytes are not read again
         hosts.append(Host(bundle=bundle, snapshot=bundle.typed["snapshot"]))
-    return hosts
+    try:
+        yield hosts
+    except BaseException:
+        pending.results()  # the child is waited for, whatever happened in the block
+        raise
+    results = pending.results()
+    for bundle in bundles:
+        bundle.files.pop("parsed.json", None)
+    _refuse_invalid(results)
+
+
+def _load_modules() -> None:
+    """What opening needs and comparing uses.  Building pydantic's models takes about as long as
+    reading a large pair of bundles, which mostly runs outside the GIL: the two overlap."""
+    from . import compare, validate  # noqa: F401
+
+
+def _refuse_invalid(results: list[Validation]) -> None:
+    for result in results:
+        if not result.ok:
+            raise InvalidBundle(result.path, list(result.reasons))
 
 
 def _typed_leniently(bundle: Bundle) -> Snapshot:
+    from pydantic import ValidationError
+
+    from .models import Snapshot
     try:
         return Snapshot.model_validate(bundle.snapshot)
     except ValidationError as exc:  # --no-validate, and the snapshot is broken after all

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -154,29 +155,38 @@ class Init(Strict):
     sources: dict[str, str | None]
 
 
-class Service(Strict):
+# The records a snapshot holds by the ten thousand are slotted pydantic dataclasses: a model
+# instance carries a __dict__ and a set of the fields given, seven times the memory (27 MB
+# against 3.5 MB for 25,000 packages), for nothing a comparison uses.
+Record = dataclass(slots=True, config=ConfigDict(extra="forbid"))
+
+
+@Record
+class Service:
     name: str
     init: Literal["systemd", "sysv", "upstart", "xinetd"]
     unit: str | None
-    running: bool | None = Field(description="None when no source knows")
+    running: Annotated[bool | None, Field(description="None when no source knows")]
     state: str | None
-    enabled: bool | None = Field(description="starts at boot; None when no source knows")
+    enabled: Annotated[bool | None, Field(description="starts at boot; None when no source knows")]
     enabled_state: str | None
     runlevels: dict[Runlevel, OnOff]
     targets: list[str]
     sources: list[str]
 
 
-class PortProcess(Strict):
+@Record
+class PortProcess:
     name: str | None
     pid: int | None
     user: str | None
-    exe: str | None = Field(description="/proc/<pid>/exe")
-    unit: str | None = Field(description="the systemd service whose cgroup holds the process")
-    package: str | None = Field(description="the package that owns exe (dpkg -S, rpm -qf)")
+    exe: Annotated[str | None, Field(description="/proc/<pid>/exe")]
+    unit: Annotated[str | None, Field(description="the systemd service whose cgroup holds the process")]
+    package: Annotated[str | None, Field(description="the package that owns exe (dpkg -S, rpm -qf)")]
 
 
-class Port(Strict):
+@Record
+class Port:
     protocol: Literal["tcp", "udp", "unix"]
     family: Literal["inet", "inet6", "unix"] | None
     bind: str | None
@@ -188,7 +198,8 @@ class Port(Strict):
     source: str
 
 
-class Package(Strict):
+@Record
+class Package:
     manager: Literal["dpkg", "rpm", "apk"]
     name: str
     epoch: str | None
@@ -196,8 +207,8 @@ class Package(Strict):
     release: str | None
     arch: str | None
     status: str
-    auto: bool | None = Field(description="installed only as a dependency (apt's Auto-Installed); "
-                                          "None when the manager does not say")
+    auto: Annotated[bool | None, Field(description="installed only as a dependency (apt's Auto-Installed); "
+                                                   "None when the manager does not say")]
     source: str
 
 

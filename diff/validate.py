@@ -1,6 +1,7 @@
 """Validation of a bundle that reads: JSON Schemas, file integrity, format version."""
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -8,9 +9,14 @@ from typing import Any
 from . import schema
 from .bundle import Bundle, check_json_bytes, shown
 from .errors import BundleError
+from .forking import forked
+from .plain import plain_validator
 
-# parsed.json before snapshot.json: its model, the largest, is dropped before the snapshot's is built
 DOCUMENTS = (("manifest", "manifest.json"), ("parsed", "parsed.json"), ("snapshot", "snapshot.json"))
+TYPED = ("snapshot",)  # what comparing needs as model instances; other documents are only checked
+# Below this many bytes of parsed.json, forking a child costs more than it saves (a 25,000-package
+# bundle has 13 MB; a real host's some 100 KB)
+FORK_FROM = 4 * 1024 * 1024
 
 MAX_REASONS = 20
 MAX_MESSAGE = 160
@@ -32,19 +38,63 @@ class Validation:
         return f"{self.path}: INVALID: " + "; ".join(self.reasons)
 
 
-def validate(bundle: Bundle) -> Validation:
-    """Checks the bundle's three documents against their schemas and the integrity of every file."""
-    reasons: list[str] = []
-    schema_ok = {}
-    for name, member in DOCUMENTS:
-        schema_ok[name] = _check_schema(bundle, name, member, reasons)
-    if schema_ok["manifest"]:
-        _check_integrity(bundle, reasons)
+def validate(bundle: Bundle, typed: Collection[str] = TYPED) -> Validation:
+    """Checks the bundle's three documents against their schemas and the integrity of every file.
+
+    The documents named in `typed` are kept in bundle.typed as model instances."""
+    return start_validation([bundle], typed, fork_from=None).results()[0]
+
+
+def start_validation(bundles: list[Bundle], typed: Collection[str] = TYPED,
+                     fork_from: int | None = None) -> PendingValidation:
+    """validate() of each bundle, begun.
+
+    When the parsed.json documents hold at least `fork_from` bytes (say FORK_FROM), a forked
+    child checks them (the largest documents, which nothing downstream reads) while this process
+    checks and types the others and goes on with its work until it asks for the results: two
+    cores share the work.  Otherwise everything is checked here, now."""
+    def check_parsed() -> list[list[str]]:
+        return [_document_reasons(bundle, "parsed", typed) for bundle in bundles]
+
+    size = sum(len(bundle.files.get("parsed.json") or b"") for bundle in bundles)
+    if fork_from is not None and size >= fork_from:
+        parsed = forked(check_parsed)
     else:
-        reasons.append("integrity not checked: the manifest does not follow its schema")
-    if len(reasons) > MAX_REASONS:
-        reasons = reasons[:MAX_REASONS] + [f"{len(reasons) - MAX_REASONS} more problems"]
-    return Validation(bundle.path, tuple(_printable(r) for r in reasons), _facts(bundle.manifest))
+        parsed_reasons = check_parsed()
+        parsed = lambda: parsed_reasons  # noqa: E731
+    found = [{name: _document_reasons(bundle, name, typed) for name in ("manifest", "snapshot")}
+             for bundle in bundles]
+    return PendingValidation(bundles, found, parsed)
+
+
+@dataclass
+class PendingValidation:
+    bundles: list[Bundle]
+    found: list[dict[str, list[str]]]  # per bundle, the reasons against the documents checked here
+    parsed: Callable[[], list[list[str]]]  # waits for the reasons against each parsed.json
+    _results: list[Validation] | None = None
+
+    def usable(self) -> bool:
+        """The documents checked here follow their schemas (the snapshots are typed)."""
+        return not any(reasons for found in self.found for reasons in found.values())
+
+    def results(self) -> list[Validation]:
+        """Every bundle's validation, once the parsed.json checks are in."""
+        if self._results is None:
+            self._results = [self._result(bundle, found, parsed)
+                             for bundle, found, parsed in zip(self.bundles, self.found, self.parsed())]
+        return self._results
+
+    @staticmethod
+    def _result(bundle: Bundle, found: dict[str, list[str]], parsed: list[str]) -> Validation:
+        reasons = [reason for name, _ in DOCUMENTS for reason in (parsed if name == "parsed" else found[name])]
+        if not found["manifest"]:
+            _check_integrity(bundle, reasons)
+        else:
+            reasons.append("integrity not checked: the manifest does not follow its schema")
+        if len(reasons) > MAX_REASONS:
+            reasons = reasons[:MAX_REASONS] + [f"{len(reasons) - MAX_REASONS} more problems"]
+        return Validation(bundle.path, tuple(_printable(r) for r in reasons), _facts(bundle.manifest))
 
 
 def _model(name: str) -> Any:
@@ -55,49 +105,48 @@ def _model(name: str) -> Any:
     return {"manifest": Manifest, "snapshot": Snapshot}[name]
 
 
-def _check_schema(bundle: Bundle, name: str, member: str, reasons: list[str]) -> bool:
-    """A document against its schema.
+def _document_reasons(bundle: Bundle, name: str, typed: Collection[str]) -> list[str]:
+    """What is wrong with one document (nothing: it follows its schema).
 
     The schemas are generated from the pydantic models (test_conformance keeps them in step), so
     a document the model accepts in strict mode follows its schema: that compiled check is the
-    fast path, and it types the document for later use.  Only a document it refuses goes through
-    jsonschema, which says what is wrong, with JSON paths (and has the last word).
+    fast path.  It builds the model's objects only for a document named in `typed`, into
+    bundle.typed; others are checked against the model's plain mirror (plain.py).  Only a
+    document refused goes through jsonschema, which says what is wrong, with JSON paths (and
+    has the last word).
     """
     model = _model(name)
+    member = dict(DOCUMENTS)[name]
     data = bundle.files.get(member)
     if data is not None:
         try:
             check_json_bytes(bundle.path, member, data)
-            typed = model.model_validate_json(data, strict=True)
-            if name != "parsed":  # nothing reads parsed.json's model: do not hold 100,000 objects
-                bundle.typed[name] = typed
-            return True
+            if name in typed:
+                bundle.typed[name] = model.model_validate_json(data, strict=True)
+            else:
+                plain_validator(model).validate_json(data, strict=True)
+            return []
         except BundleError as exc:
-            reasons.append(exc.problem)
-            return False
+            return [exc.problem]
         except ValueError:  # pydantic's ValidationError: let the schema speak
             pass
     try:
         document = bundle.json_member(member)
     except BundleError as exc:
-        reasons.append(exc.problem)
-        return False
+        return [exc.problem]
     # a hostile document can fail in millions of places: read only the first few errors
     found = []
     for error in islice(schema.validator(name).iter_errors(document), MAX_REASONS + 1):
         found.append((list(map(str, error.absolute_path)), f"{member} {_clip(error.json_path)}: {_clip(error.message)}"))
-    for _, reason in sorted(found, key=lambda pair: pair[0]):
-        reasons.append(reason)
     if found:
-        return False
+        return [reason for _, reason in sorted(found, key=lambda pair: pair[0])]
     try:  # the schema accepts what the strict model refused (say 1.0 for an integer): type it leniently
-        typed = model.model_validate(document)
-        if name != "parsed":
-            bundle.typed[name] = typed
+        instance = model.model_validate(document)
     except ValueError as exc:
-        reasons.append(f"{member}: {_clip(str(exc).splitlines()[0])}")
-        return False
-    return True
+        return [f"{member}: {_clip(str(exc).splitlines()[0])}"]
+    if name in typed:
+        bundle.typed[name] = instance
+    return []
 
 
 def _check_integrity(bundle: Bundle, reasons: list[str]) -> None:

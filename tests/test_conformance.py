@@ -89,6 +89,9 @@ MUTATIONS = {
     "boolean for a port": lambda d: d["ports"][0].update(port=True),
     "field missing": lambda d: d["ports"][0].pop("source"),
     "field added": lambda d: d["system"].update(smuggled="x"),
+    "field added to a record": lambda d: d["packages"][0].update(smuggled="x"),
+    "field added to a nested record": lambda d: d["ports"][0]["processes"].append(
+        {"name": "x", "pid": 1, "user": None, "exe": None, "unit": None, "package": None, "smuggled": 1}),
     "unknown init": lambda d: d["init"].update(active="launchd"),
     "bad runlevel key": lambda d: next(iter(d["services"].values())).update(runlevels={"9": "on"}),
     "services not an object": lambda d: d.update(services=[]),
@@ -112,3 +115,52 @@ def test_fast_model_check_agrees_with_the_schema(mutation: str, sample_pair) -> 
         model_ok = False
     assert not model_ok or schema_ok, "the model accepted what the schema refuses"
     assert schema_ok == (mutation in ("valid as collected", "integral float port"))
+
+
+# Documents only checked (parsed.json always; every document in `migdiff validate`) go through a
+# plain TypedDict mirror of their model (plain.py): it must accept and refuse exactly what the
+# model does, constraints, aliases, defaults and extra="forbid" included.
+PLAIN_MUTATIONS = {
+    ("snapshot", name): mutate for name, mutate in MUTATIONS.items()
+} | {
+    ("manifest", "valid as collected"): lambda d: None,
+    ("manifest", "sha256 not hex"): lambda d: d["entries"][0]["files"][0].update(sha256="Z" * 64),
+    ("manifest", "negative size"): lambda d: d["files"][0].update(size=-1),
+    ("manifest", "defaulted field absent"): lambda d: d.pop("redaction", None),
+    ("manifest", "entry id pattern"): lambda d: d["entries"][0].update(id="-x"),
+    ("manifest", "field added deep"): lambda d: d["settings"].update(smuggled=1),
+    ("parsed", "valid as collected"): lambda d: None,
+    ("parsed", "entry absent (defaults to none)"): lambda d: d["entries"].pop("uname-r"),
+    ("parsed", "unknown entry"): lambda d: d["entries"].update(smuggled={"data": {}, "warnings": []}),
+    ("parsed", "row field added"): lambda d: d["entries"]["dpkg-query"]["data"][0].update(smuggled=1),
+    ("parsed", "row field of the wrong type"): lambda d: d["entries"]["proc-net-tcp"]["data"][0].update(
+        local_port="22"),
+    ("parsed", "defaulted data field absent"): lambda d: d["entries"]["etc-issue"]["data"].pop("lines"),
+    ("parsed", "literal out of set"): lambda d: d["entries"]["service-status-all"]["data"][0].update(
+        status="sleeping"),
+    ("parsed", "warnings not strings"): lambda d: d["entries"]["uname-m"].update(warnings=[1]),
+}
+
+
+@pytest.mark.parametrize("document,mutation", PLAIN_MUTATIONS, ids=[f"{d}: {m}" for d, m in PLAIN_MUTATIONS])
+def test_plain_mirror_accepts_what_the_model_accepts(document: str, mutation: str, sample_pair) -> None:
+    import copy
+
+    from conftest import bundle_documents
+    from migdiff.plain import plain_validator
+    from migdiff.validate import _model
+    model = _model(document)
+    data = copy.deepcopy(bundle_documents(sample_pair[1])[f"{document}.json"])
+    PLAIN_MUTATIONS[document, mutation](data)
+    text = json.dumps(data)
+    outcomes = []
+    for check in (lambda: model.model_validate_json(text, strict=True),
+                  lambda: plain_validator(model).validate_json(text, strict=True)):
+        try:
+            check()
+            outcomes.append(True)
+        except ValueError:
+            outcomes.append(False)
+    assert outcomes[0] == outcomes[1], f"model {'accepts' if outcomes[0] else 'refuses'}, mirror does not"
+    assert outcomes[0] == (mutation in ("valid as collected", "defaulted field absent",
+                                        "entry absent (defaults to none)", "defaulted data field absent"))

@@ -28,3 +28,20 @@ def test_sample_diff_matches_golden(fmt: str, sample_pair) -> None:
     if os.environ.get("MIGDIFF_REGEN"):
         expected.write_text(result.stdout)
     assert result.stdout == expected.read_text()
+
+
+def test_listing_identical_records_changes_no_count(sample_pair, host_bundle) -> None:
+    """Identical packages are counted without building their records unless --all asks for them:
+    both ways must count the same and report the same differences."""
+    import json
+    for a, b in (sample_pair, (host_bundle, sample_pair[1]), (host_bundle, host_bundle)):
+        reports = {}
+        for listing in ("--only-changes", "--all"):
+            result = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", "json", listing])
+            assert result.exit_code in (0, 1), result.output
+            reports[listing] = json.loads(result.stdout)
+        short, full = reports["--only-changes"], reports["--all"]
+        assert short["summary"] == full["summary"]
+        assert short["changes"] == [c for c in full["changes"] if c["kind"] != "identical"]
+        listed = sum(c["kind"] == "identical" and c["section"] == "packages" for c in full["changes"])
+        assert listed == full["summary"]["packages"]["identical"] > 0

@@ -15,7 +15,7 @@ from migdiff.attribution import attribute
 from migdiff.changes import HostRef
 from migdiff.cli import app
 from migdiff.compare import compare
-from migdiff.host import open_host
+from migdiff.host import opened_hosts
 from migdiff.models import Snapshot
 from migdiff.verdict import judge, load_rules
 
@@ -96,7 +96,8 @@ def test_json_report_follows_its_schema(sample_pair) -> None:
 # --- attribution --------------------------------------------------------------------------------------
 
 def snapshot_of(path: Path) -> Snapshot:
-    return open_host(str(path)).snapshot
+    with opened_hosts([str(path)]) as (host,):
+        return host.snapshot
 
 
 def test_ports_are_tied_to_service_and_package(sample_pair) -> None:
