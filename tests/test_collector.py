@@ -36,6 +36,12 @@ def test_list_prints_the_table_and_runs_nothing(tmp_path: Path) -> None:
     assert lines[0].split()[:4] == ["ID", "SECTION", "KIND", "PARSER"]
     assert [line.split()[0] for line in lines[1:]] == [c.id for c in migsnap.captures()]
     assert "ss -nlpaxtudw" in proc.stdout and "/etc/rc[0-6S].d/*" in proc.stdout
+    # every kind of entry shows its source as written: a command line, a path, paths, a pattern
+    sources = {line.split()[0]: line.split(None, 4)[4] for line in lines[1:]}
+    assert sources["dpkg-query"] == "dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n'"
+    assert sources["os-release"] == "/etc/os-release"
+    assert sources["upstart-jobs"] == "/etc/init/*.conf /etc/init/*.override"
+    assert sources["listen-procs"] == "/proc/<each listening pid>/{exe,comm,stat,cgroup}"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -77,6 +83,30 @@ def test_runs_under_every_interpreter_here(python: Path, tmp_path: Path) -> None
     version = subprocess.run([str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                              capture_output=True, text=True).stdout.strip()
     assert docs["manifest.json"]["python"]["version"] == version
+
+
+SEES_ITS_FDS = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import migsnap
+held = open(sys.argv[2])  # a descriptor of ours a command must not inherit
+other = migsnap.Runner(10, 1 << 20, migsnap.command_env(os.environ))
+result = other.run(migsnap.Capture(("fds", "system", migsnap.CMD, ["ls", "/proc/self/fd"], "parse_value")))
+sys.stdout.write(result.status + " " + " ".join(sorted(result.raw[0][3].decode().split())))
+"""
+
+
+@pytest.mark.parametrize("python", [Path(sys.executable)] + [p for p in INTERPRETERS if "2.7" in str(p)],
+                         ids=lambda p: p.parent.parent.name if "pyenv" in str(p) else "this")
+def test_commands_get_no_descriptor_of_ours(python: Path, tmp_path: Path) -> None:
+    """A command inherits stdin, stdout and stderr only (ls shows its own directory as a 4th).
+    Python 2 closes the rest from /proc/self/fd, not by closing every number up to the limit."""
+    held = tmp_path / "held"
+    held.write_text("x")
+    proc = subprocess.run([str(python), "-c", SEES_ITS_FDS, str(COLLECTOR.parent), str(held)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ok 0 1 2 3"
 
 
 def test_interpreter_matrix_is_present() -> None:

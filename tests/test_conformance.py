@@ -164,3 +164,7 @@ def test_plain_mirror_accepts_what_the_model_accepts(document: str, mutation: st
     assert outcomes[0] == outcomes[1], f"model {'accepts' if outcomes[0] else 'refuses'}, mirror does not"
     assert outcomes[0] == (mutation in ("valid as collected", "defaulted field absent",
                                         "entry absent (defaults to none)", "defaulted data field absent"))
+
+
+def test_entries_started_first_are_in_the_table() -> None:
+    assert set(migsnap.STARTS_FIRST) <= set(IDS)
