@@ -371,22 +371,34 @@ def main(argv: list[str] | None = None) -> None:
         app(args=default_command(args), prog_name="migdiff")
     except SystemExit as exc:
         _exit_now(exc.code)
+    except OSError as exc:  # writing to stdout outside a command's own care (--help, a result line)
+        _exit_now(EXIT_TROUBLE, exc)
     _exit_now(0)
 
 
-def _exit_now(code: int | str | None) -> None:
+def _exit_now(code: int | str | None, output_error: OSError | None = None) -> None:
     """Ends the process without freeing its objects one by one, as mypy does: for a large diff
-    that teardown took 0.13 s of 1.1.  Every file written is closed by now; stdout and stderr are
-    flushed here (a reader that went away is not an error)."""
+    that teardown took 0.13 s of 1.1.  Every file written is closed by now; stdout is flushed
+    here.  Failing to write it is trouble (exit 2), said in one line on stderr unless the reader
+    went away (`migdiff ... | head`)."""
+    import errno
     import os
     if isinstance(code, str):
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else (0 if code is None else EXIT_TROUBLE)
-    for stream in (sys.stdout, sys.stderr):
+    if output_error is None:
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nobody is left to read it
-            pass
+            sys.stdout.flush()
+        except OSError as exc:
+            output_error = exc
+    if output_error is not None:
+        status = EXIT_TROUBLE
+        if output_error.errno != errno.EPIPE:
+            print(f"migdiff: output: {output_error.strerror or output_error}", file=sys.stderr)
+    try:
+        sys.stderr.flush()
+    except OSError:  # nowhere left to say anything
+        pass
     os._exit(status)
 
 

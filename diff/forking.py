@@ -22,15 +22,18 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
     if not sys.platform.startswith("linux"):
         return work
     read_end, write_end = os.pipe()
+    # What exists now is shared copy-on-write: kept out of the cyclic collector's reach (until
+    # the child is done), its pages are not copied just because a collection wrote to them.
+    gc.freeze()
     try:
         pid = os.fork()
     except OSError:
+        gc.unfreeze()
         os.close(read_end)
         os.close(write_end)
         return work
     if pid == 0:  # the child: never returns, and never runs the parent's exit handlers or flushes
         os.close(read_end)
-        gc.freeze()  # the collector would otherwise write to every inherited object's page
         status = 1
         try:
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -45,6 +48,7 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         _, status = os.waitpid(pid, 0)
+        gc.unfreeze()  # nothing is shared any more
         if status == 0 and payload:
             return pickle.loads(payload)
         return work()

@@ -256,3 +256,16 @@ def test_version_and_help() -> None:
     help_text = run("--help").stdout
     for command in ("diff", "validate", "show", "parse", "collector"):
         assert command in help_text
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("args", [["validate", "BUNDLE"], ["--help"], ["--version"], ["BUNDLE", "BUNDLE", "--format", "json"]],
+                         ids=["validate", "help", "version", "diff"])
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2(args: list[str], host_bundle: Path) -> None:
+    import subprocess
+    import sys
+    argv = [str(host_bundle) if a == "BUNDLE" else a for a in args]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "migdiff", *argv], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["migdiff: output: No space left on device"], proc.stderr
