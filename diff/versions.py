@@ -28,7 +28,9 @@ def compare_versions(manager: str, a: str, b: str) -> int | None:
         va, vb = cls(a), cls(b)
     except (InvalidVersion, ValueError, TypeError):
         return None
-    return (va > vb) - (va < vb)
+    if va < vb:  # the usual case in a migration, settled by one comparison
+        return -1
+    return 1 if vb < va else 0
 
 
 def movement(manager: str, a_full: str, b_full: str, a_upstream: str | None, b_upstream: str | None) -> Movement:
