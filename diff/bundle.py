@@ -17,9 +17,9 @@ import os
 import reprlib
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from .errors import BundleError
