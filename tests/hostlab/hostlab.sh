@@ -3,9 +3,13 @@
 # collector (snapshot/migsnap.py) can be run against a real init system and
 # real daemons for sample bundles, fixtures and CI tests.
 #
-# Two kinds of host (see README.md beside this file):
+# Kinds of host (see README.md beside this file):
 #   sysv11     Debian 11 bullseye, SysV init as PID 1 (runs in a user namespace)
 #   systemd12  Debian 12 bookworm, systemd as PID 1 (runs under systemd-nspawn)
+# and the three hosts of the migration scenario (tests/scenarios/):
+#   app11      Debian 11, SysV init: the source application server
+#   app12full  Debian 12, systemd: the same workload, migrated completely
+#   app12gaps  Debian 12, systemd: migrated with deliberate gaps
 #
 # DANGER: never run a distribution's /sbin/init as PID 1 without a user
 # namespace (e.g. a bare `unshare --pid ... chroot ROOT /sbin/init`): its
@@ -45,6 +49,14 @@ collector in.  All commands need root.
                                      rsyslog mariadb, python2.7
                           systemd12  Debian 12, systemd, ssh nginx cron
                                      mariadb memcached, python3
+                        and, for the migration scenario (tests/scenarios/):
+                          app11      Debian 11, SysV init: an application
+                                     server (ssh apache2+php-fpm exim4
+                                     postgresql memcached myapp ...)
+                          app12full  Debian 12, systemd: the same workload
+                                     migrated completely
+                          app12gaps  Debian 12, systemd: migrated with gaps
+                                     (ssh on 2222, nginx, postfix, redis ...)
   boot DIR              boot DIR with its own init as PID 1 and wait until
                         it is up and its daemons listen
   exec DIR CMD...       run CMD inside the booted host (all its namespaces,
@@ -86,11 +98,23 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- kinds
 
+KINDS="sysv11 systemd12 app11 app12full app12gaps"
+
 # kind_def KIND: set K_* for a kind of host.
-#   K_SUITE     Debian suite              K_INCLUDE  debootstrap --include (init system)
-#   K_PACKAGES  apt-get install list      K_SERVICES init scripts / units that must be enabled
-#   K_PROCS     processes that must run   K_PORTS    TCP ports that must listen once booted
+#   K_INIT      sysv or systemd           K_SUITE    Debian suite
+#   K_HOSTNAME  the host's name           K_INCLUDE  debootstrap --include (init system)
+#   K_PACKAGES  apt-get install list (--no-install-recommends)
+#   K_DEBCONF   debconf-set-selections lines, loaded before apt-get install
+#               (answers for packages that ask questions; may be empty)
+#   K_SETUP     a function run in the build after apt-get install and before
+#               the checks, as `K_SETUP ROOT` (see "kind setup hooks"; may be empty)
+#   K_PYTHON    an interpreter that must run in the root
+#   K_SERVICES  init scripts / units that must be enabled
+#   K_PROCS     processes (exact name, pgrep -x) that must run once booted
+#   K_CMDLINES  command-line patterns (pgrep -f) that must run once booted
+#   K_PORTS     TCP ports that must listen once booted
 kind_def() {
+	K_DEBCONF="" K_SETUP="" K_CMDLINES=""
 	case $1 in
 	sysv11)
 		K_INIT=sysv
@@ -100,6 +124,7 @@ kind_def() {
 		K_PACKAGES="openssh-server apache2 cron rsyslog mariadb-server
 			python2.7 sysv-rc-conf lsof net-tools iproute2 procps
 			orphan-sysvinit-scripts ifupdown"
+		K_PYTHON=python2.7
 		K_SERVICES="ssh apache2 cron rsyslog mariadb"
 		K_PROCS="sshd apache2 cron rsyslogd mariadbd"
 		K_PORTS="22 80 3306"
@@ -111,12 +136,263 @@ kind_def() {
 		K_INCLUDE=systemd,systemd-sysv,dbus
 		K_PACKAGES="openssh-server nginx cron mariadb-server memcached
 			python3 lsof net-tools iproute2 procps"
+		K_PYTHON=python3
 		K_SERVICES="ssh nginx cron mariadb memcached"
 		K_PROCS="sshd nginx cron mariadbd memcached"
 		K_PORTS="22 80 3306 11211"
 		;;
-	*) usage_die "unknown KIND '$1' (want sysv11 or systemd12)" ;;
+	# The migration scenario (tests/scenarios/): an application server moved
+	# from a SysV Debian 11 host (app11) to a systemd Debian 12 host, once
+	# migrated completely (app12full) and once with deliberate gaps (app12gaps).
+	app11)
+		K_INIT=sysv
+		K_SUITE=bullseye
+		K_HOSTNAME=app11
+		K_INCLUDE=sysvinit-core,sysv-rc,initscripts
+		K_DEBCONF="exim4-config exim4/mailname string app11"
+		K_PACKAGES="openssh-server apache2 php7.4-fpm exim4-daemon-light
+			postgresql-13 rsyslog cron memcached rsync python3
+			sysv-rc-conf lsof net-tools iproute2 procps
+			orphan-sysvinit-scripts ifupdown"
+		K_SETUP=setup_app11
+		K_PYTHON=python3
+		K_SERVICES="ssh apache2 php7.4-fpm exim4 postgresql rsyslog cron
+			memcached rsync myapp"
+		K_PROCS="sshd apache2 php-fpm7.4 exim4 postgres rsyslogd cron memcached"
+		K_CMDLINES=/opt/myapp/app.py
+		K_PORTS="22 80 25 5432 11211 8080"
+		;;
+	app12full)
+		K_INIT=systemd
+		K_SUITE=bookworm
+		K_HOSTNAME=app12full
+		K_INCLUDE=systemd,systemd-sysv,dbus
+		K_DEBCONF="exim4-config exim4/mailname string app12full"
+		K_PACKAGES="openssh-server apache2 php8.2-fpm exim4-daemon-light
+			postgresql-15 rsyslog cron memcached rsync python3
+			lsof net-tools iproute2 procps"
+		K_SETUP=setup_app12full
+		K_PYTHON=python3
+		K_SERVICES="ssh apache2 php8.2-fpm exim4 postgresql rsyslog cron
+			memcached myapp"
+		K_PROCS="sshd apache2 php-fpm8.2 exim4 postgres rsyslogd cron memcached"
+		K_CMDLINES=/opt/myapp/app.py
+		K_PORTS="22 80 25 5432 11211 8080"
+		;;
+	app12gaps)
+		K_INIT=systemd
+		K_SUITE=bookworm
+		K_HOSTNAME=app12gaps
+		K_INCLUDE=systemd,systemd-sysv,dbus
+		K_DEBCONF="postfix postfix/main_mailer_type select Local only
+postfix postfix/mailname string app12gaps"
+		K_PACKAGES="openssh-server nginx-light php8.2-fpm postfix
+			postgresql-15 cron redis-server python3
+			lsof net-tools iproute2 procps"
+		K_SETUP=setup_app12gaps
+		K_PYTHON=python3
+		K_SERVICES="ssh nginx php8.2-fpm postfix postgresql cron redis-server"
+		K_PROCS="sshd nginx php-fpm8.2 master postgres cron redis-server"
+		K_PORTS="2222 80 25 5432 6379"
+		;;
+	*) usage_die "unknown KIND '$1' (want one of: $KINDS)" ;;
 	esac
+}
+
+# ---------------------------------------------------------------- kind setup hooks
+
+# A K_SETUP function runs inside build_inner (private mount, pid and uts
+# namespaces) after apt-get install, with policy-rc.d still in place (nothing
+# starts), /proc mounted in the root and "${run[@]}" (build_inner's chroot
+# command) to run the root's own tools.  It configures the daemons the way an
+# administrator would: the packages' tools (a2enmod, update-rc.d, systemctl
+# enable, pg_ctlcluster) and sed on the shipped config files, each change
+# checked.  A failing command fails the build (set -e).
+
+# myapp: a local HTTP service that no package owns; the same file on the
+# source (started by an LSB init script) and on app12full (a systemd unit).
+MYAPP_PY='#!/usr/bin/python3
+# myapp: the in-house HTTP service on port 8080 (installed by hand, no package)
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"myapp ok\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+'
+
+MYAPP_INITD='#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          myapp
+# Required-Start:    $remote_fs $network $syslog
+# Required-Stop:     $remote_fs $network $syslog
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: myapp, the in-house HTTP service on port 8080
+### END INIT INFO
+
+NAME=myapp
+DAEMON=/usr/bin/python3
+SCRIPT=/opt/myapp/app.py
+PIDFILE=/run/myapp.pid
+RUNAS=www-data
+
+[ -x "$DAEMON" ] && [ -f "$SCRIPT" ] || exit 0
+. /lib/lsb/init-functions
+
+case "$1" in
+start)
+	log_daemon_msg "Starting $NAME" "$NAME"
+	start-stop-daemon --start --quiet --oknodo --background --make-pidfile \
+		--pidfile "$PIDFILE" --chuid "$RUNAS" --exec "$DAEMON" -- "$SCRIPT"
+	log_end_msg $?
+	;;
+stop)
+	log_daemon_msg "Stopping $NAME" "$NAME"
+	start-stop-daemon --stop --quiet --oknodo --retry TERM/5/KILL/2 \
+		--pidfile "$PIDFILE" --exec "$DAEMON"
+	rc=$?
+	[ $rc -ne 0 ] || rm -f "$PIDFILE"
+	log_end_msg $rc
+	;;
+status)
+	status_of_proc -p "$PIDFILE" "$DAEMON" "$NAME" && exit 0 || exit $?
+	;;
+restart|force-reload)
+	"$0" stop && "$0" start
+	;;
+*)
+	echo "Usage: /etc/init.d/$NAME {start|stop|status|restart|force-reload}" >&2
+	exit 3
+	;;
+esac
+'
+
+MYAPP_UNIT='[Unit]
+Description=myapp, the in-house HTTP service on port 8080
+After=network.target
+
+[Service]
+User=www-data
+ExecStart=/usr/bin/python3 /opt/myapp/app.py
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+'
+
+# run_mount ROOT / run_umount ROOT: a private tmpfs on the root's /run (with
+# /run/lock = /var/lock) while a daemon is checked or started in the build, as
+# at boot where /run is a fresh tmpfs too: nothing it puts there stays in the root.
+run_mount() { mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$1/run" && mkdir -m 1777 "$1/run/lock"; }
+run_umount() { umount "$1/run"; }
+
+# setup_myapp_file ROOT: /opt/myapp/app.py
+setup_myapp_file() {
+	mkdir -p "$1/opt/myapp"
+	printf '%s' "$MYAPP_PY" >"$1/opt/myapp/app.py"
+	chmod 755 "$1/opt/myapp/app.py"
+	"${run[@]}" python3 -m py_compile /opt/myapp/app.py
+	rm -rf "$1/opt/myapp/__pycache__"
+}
+
+# setup_apache_php ROOT PHPVERSION: apache2 hands *.php to php-fpm's unix
+# socket through mod_proxy_fcgi (what php-fpm's postinst tells you to do).
+setup_apache_php() {
+	local R=$1 v=$2
+	"${run[@]}" a2enmod proxy_fcgi setenvif
+	"${run[@]}" a2enconf "php$v-fpm"
+	grep -q "unix:/run/php/php$v-fpm.sock" "$R/etc/apache2/conf-enabled/php$v-fpm.conf"
+	grep -qx "listen = /run/php/php$v-fpm.sock" "$R/etc/php/$v/fpm/pool.d/www.conf"
+	printf '<?php phpinfo();\n' >"$R/var/www/html/info.php"
+	run_mount "$R"; "${run[@]}" apache2ctl -t; run_umount "$R"
+}
+
+# setup_pg_appdb ROOT PGVERSION: create the database appdb in the cluster
+# that the package made (PGVERSION/main).  The cluster is started only for
+# this, with pg_ctlcluster, in a network namespace of its own and without
+# TCP sockets (listen_addresses empty), with a private tmpfs /run for its
+# unix socket; then it is stopped again and nothing of it is left running.
+setup_pg_appdb() {
+	local R=$1 v=$2
+	run_mount "$R"
+	unshare --net "${run[@]}" /bin/sh -e -c '
+		pg_ctlcluster -o "-c listen_addresses=" "$1" main start
+		runuser -u postgres -- createdb appdb
+		runuser -u postgres -- psql -Atc "SELECT datname FROM pg_database" | grep -qx appdb
+		pg_ctlcluster "$1" main stop' setup-pg "$v"
+	run_umount "$R"
+	if "${run[@]}" pgrep -x postgres >/dev/null; then echo "postgres still runs after setup"; exit 1; fi
+	[ ! -e "$R/var/lib/postgresql/$v/main/postmaster.pid" ] || { echo "postgres $v left a postmaster.pid"; exit 1; }
+}
+
+setup_app11() {
+	local R=$1
+	setup_apache_php "$R" 7.4
+	setup_pg_appdb "$R" 13
+	# myapp: an LSB init script of our own, enabled like any other
+	setup_myapp_file "$R"
+	printf '%s' "$MYAPP_INITD" >"$R/etc/init.d/myapp"
+	chmod 755 "$R/etc/init.d/myapp"
+	"${run[@]}" update-rc.d myapp defaults
+	# rsync: stock /etc/default/rsync, so it has rc links but never runs
+	grep -qx 'RSYNC_ENABLE=false' "$R/etc/default/rsync"
+}
+
+setup_app12full() {
+	local R=$1
+	setup_apache_php "$R" 8.2
+	setup_pg_appdb "$R" 15
+	# myapp: the init script became a unit
+	setup_myapp_file "$R"
+	printf '%s' "$MYAPP_UNIT" >"$R/etc/systemd/system/myapp.service"
+	"${run[@]}" systemctl enable myapp.service
+}
+
+setup_app12gaps() {
+	local R=$1 f
+	# sshd moved to port 2222
+	f=$R/etc/ssh/sshd_config
+	sed -i -E 's/^#?Port 22$/Port 2222/' "$f"
+	grep -qx 'Port 2222' "$f"
+	run_mount "$R"; mkdir -m 755 "$R/run/sshd"   # sshd -t wants its privsep dir
+	"${run[@]}" sshd -t
+	run_umount "$R"
+	# nginx instead of apache2; its default site hands *.php to php8.2-fpm
+	f=$R/etc/nginx/sites-available/default
+	sed -i -E '/^\s*#location ~ \\\.php\$ \{/,/^\s*#\}/{
+		s/^(\s*)#(location ~ \\\.php\$ \{)/\1\2/
+		s/^(\s*)#(\s*include snippets\/fastcgi-php\.conf;)/\1\2/
+		s/^(\s*)#(\s*fastcgi_pass unix:).*/\1\2\/run\/php\/php8.2-fpm.sock;/
+		s/^(\s*)#\}/\1}/
+	}' "$f"
+	grep -q 'fastcgi_pass unix:/run/php/php8.2-fpm.sock;' "$f"
+	grep -qx 'listen = /run/php/php8.2-fpm.sock' "$R/etc/php/8.2/fpm/pool.d/www.conf"
+	printf '<?php phpinfo();\n' >"$R/var/www/html/info.php"
+	run_mount "$R"; "${run[@]}" nginx -t; run_umount "$R"
+	# postfix (instead of exim4): "Local only" = inet_interfaces loopback-only
+	[ "$("${run[@]}" postconf -h inet_interfaces)" = loopback-only ]
+	# postgres listens on every address, not only on localhost
+	setup_pg_appdb "$R" 15
+	f=$R/etc/postgresql/15/main/postgresql.conf
+	sed -i -E "s/^#listen_addresses = 'localhost'/listen_addresses = '*'      /" "$f"
+	grep -q "^listen_addresses = '\*'" "$f"
+	# redis on all addresses, without protected mode: a listener nobody asked for
+	f=$R/etc/redis/redis.conf
+	sed -i -E 's/^bind 127\.0\.0\.1 -::1$/bind * -::*/; s/^protected-mode yes$/protected-mode no/' "$f"
+	grep -qx 'bind \* -::\*' "$f"
+	grep -qx 'protected-mode no' "$f"
 }
 
 # The kind recorded in a finished root's marker file.
@@ -268,8 +544,10 @@ cmd_mkroot() {
 	fi
 	# The whole build runs in private mount and pid namespaces: whatever it
 	# mounts (proc, the cache) and whatever a package script starts is gone
-	# when it ends, even if it fails half way.
-	if ! unshare --mount --propagation private --pid --fork \
+	# when it ends, even if it fails half way.  Its own uts namespace carries
+	# the host's name, so that package scripts that ask `hostname` (exim4,
+	# postfix, ssh-keygen's key comments) see the host's and not this machine's.
+	if ! unshare --mount --propagation private --pid --uts --fork \
 		"$SELF" __build "$kind" "$work" >"$log" 2>&1 </dev/null; then
 		tail -n 25 "$log" >&2
 		die "mkroot $kind failed after $(since "$t0") s (full log: $log; partial root left in $work)"
@@ -305,6 +583,7 @@ build_inner() {
 	local kind=$1 R=$2 t
 	kind_def "$kind"
 	mount --make-rprivate /
+	hostname "$K_HOSTNAME"
 	step() { echo "hostlab-build: $1 $(since "$t") s"; t=$(now); }
 	t=$(now)
 
@@ -332,6 +611,8 @@ build_inner() {
 	mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 	if [ -n "$CACHE" ]; then mount --bind "$CACHE" "$R/var/cache/apt/archives"; fi
 	local run=(chroot "$R" env -i "$IN_PATH" DEBIAN_FRONTEND=noninteractive LC_ALL=C)
+	# answers to the questions some packages ask (debconf, noninteractive)
+	[ -z "$K_DEBCONF" ] || printf '%s\n' "$K_DEBCONF" | "${run[@]}" debconf-set-selections
 	"${run[@]}" apt-get -q update
 	# shellcheck disable=SC2086
 	"${run[@]}" apt-get -q -y --no-install-recommends install $K_PACKAGES
@@ -339,6 +620,12 @@ build_inner() {
 
 	# 3. a plain login user, for running the collector as non-root
 	"${run[@]}" adduser --quiet --disabled-password --gecos 'hostlab user' --uid 1000 labuser
+
+	# 3b. the kind's own configuration (see "kind setup hooks")
+	if [ -n "$K_SETUP" ]; then
+		"$K_SETUP" "$R"
+		step "setup ($K_SETUP):"
+	fi
 
 	# 4. init-system specific configuration and checks
 	local s
@@ -359,7 +646,6 @@ build_inner() {
 			fi
 			ls "$R/etc/rc2.d/S"[0-9][0-9]"$s" >/dev/null 2>&1 || { echo "$s does not start in runlevel 2"; exit 1; }
 		done
-		"${run[@]}" python2.7 -c 'import sys; print sys.version' >/dev/null
 	else
 		[ "$(readlink "$R/sbin/init")" = /lib/systemd/systemd ] || { echo "/sbin/init is not systemd"; exit 1; }
 		# the journal is persistent (/var/log/journal); every unclean stop
@@ -371,8 +657,8 @@ build_inner() {
 			[ "$("${run[@]}" systemctl is-enabled "$s.service" 2>/dev/null || true)" = enabled ] ||
 				"${run[@]}" systemctl enable "$s.service"
 		done
-		"${run[@]}" python3 -c 'import sys; print(sys.version)' >/dev/null
 	fi
+	"${run[@]}" "$K_PYTHON" -c 'import sys; sys.stdout.write(sys.version + "\n")' >/dev/null
 
 	# 5. tidy up: no build-time policy, no downloaded .debs in the root
 	rm -f "$R/usr/sbin/policy-rc.d"
@@ -562,9 +848,11 @@ nspawn_exec() {
 		--resolv-conf=off --timezone=off
 }
 
-# Readiness probes, run inside the host: "$1" = processes, "$2" = TCP ports.
+# Readiness probes, run inside the host: "$1" = processes, "$2" = TCP ports,
+# "$3" = command-line patterns (for a daemon whose name alone says little).
 PROBE_COMMON='
 for p in $1; do pgrep -x "$p" >/dev/null || { echo "no $p process yet"; exit 1; }; done
+for c in $3; do pgrep -f "$c" >/dev/null || { echo "no process running $c yet"; exit 1; }; done
 for port in $2; do [ -n "$(ss -Hnlt "sport = :$port")" ] || { echo "nothing listens on TCP port $port yet"; exit 1; }; done
 exit 0'
 PROBE_SYSV='
@@ -586,7 +874,7 @@ wait_ready() {
 			teardown_quiet
 			die "boot: the init of $ROOT exited during boot (console log: $STATE_DIR/console.log)"
 		fi
-		if msg=$(in_host_root /bin/sh -c "$probe" probe "$K_PROCS" "$K_PORTS" 2>&1); then break; fi
+		if msg=$(in_host_root /bin/sh -c "$probe" probe "$K_PROCS" "$K_PORTS" "$K_CMDLINES" 2>&1); then break; fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			tail -n 30 "$STATE_DIR/console.log" >&2 || true
 			teardown_quiet
@@ -623,7 +911,8 @@ cmd_stop() {
 	target_ok "$S_INIT" || die "$ROOT: recorded init pid $S_INIT does not look like the host's init; not touching it"
 	local t0 gone
 	t0=$(now)
-	if [ "$S_KIND" = sysv11 ]; then
+	kind_def "$S_KIND"
+	if [ "$K_INIT" = sysv ]; then
 		# telinit 0: rc0 stops the daemons, then halt(8) -> reboot(2), which in
 		# a pid namespace just ends its init.  umount/remount of / fail
 		# harmlessly in the user namespace.
