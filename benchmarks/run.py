@@ -124,7 +124,9 @@ def floor_script(path: Path) -> None:
             lines.append(" ".join(migsnap._shell_quote(a) for a in c.source) + " >/dev/null 2>&1 </dev/null")
         elif c.kind == migsnap.FILE:
             lines.append(f"cat {c.source} >/dev/null 2>&1")
-        elif c.kind in (migsnap.GLOB, migsnap.LINKS):
+        elif c.kind == migsnap.GLOB:  # the capture reads every file: so does the floor
+            lines.append(f"cat {' '.join(c.source)} >/dev/null 2>&1")
+        elif c.kind == migsnap.LINKS:
             lines.append(f"ls -l {' '.join(c.source)} >/dev/null 2>&1")
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o755)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .models import SCHEMA_DIALECT
 
 DIFF_FORMAT = "migdiff-diff"
-DIFF_FORMAT_VERSION = 1
+DIFF_FORMAT_VERSION = 2
 
 SECTIONS = ("system", "init", "services", "runlevels", "ports", "packages")
 SectionName = Literal["system", "init", "services", "runlevels", "ports", "packages"]
@@ -43,8 +43,18 @@ class Pair(Strict):
     source: str = Field(description="the name on the source host")
     target: str = Field(description="the name on the target host")
     function: str = Field(description="the common name they share (names.toml), or the shared package name")
-    how: Literal["same-function", "replacement", "provided-by", "other-arch", "other-manager", "library-soname",
-                 "wider-bind"]
+    how: Literal["same-function", "replacement", "built-in", "provided-by", "successor", "other-arch",
+                 "other-manager", "library-soname", "wider-bind", "narrower-bind", "moved"] = Field(
+        description="same-function: names.toml's names of one program; replacement: another program doing the "
+                    "job (a role of roles.toml); built-in: the target's init system does the job; provided-by: "
+                    "the job is done on the target by a record already paired; successor: the same software "
+                    "under a new release's name (php7.4-fpm, php8.2-fpm) or from the same source package; "
+                    "other-arch, other-manager, library-soname: the same package otherwise named; wider-bind, "
+                    "narrower-bind: a socket bound to more or fewer addresses; moved: the same programs listen "
+                    "on another port")
+
+
+InstalledAs = Literal["base", "library", "dependency", "chosen", "unknown"]
 
 
 class Change(Strict):
@@ -61,6 +71,16 @@ class Change(Strict):
     attribution: Attribution | None = Field(default=None, description="who is behind it on the source host")
     ignored: str | None = Field(default=None, description="why an expected difference is set aside (rule and reason)")
     text: str = Field(description="one line for a human")
+    reason: str | None = Field(default=None, description="why it has its severity: a stable code (service-missing, "
+                               "role-swapped, new-series, ...; README lists them) that tickets and ignore files "
+                               "can name")
+    hint: str | None = Field(default=None, description="what to check or do, for blockers and warnings")
+    installed_as: InstalledAs | None = Field(
+        default=None, description="packages: why the package is on the source host: base system, library, "
+                                  "dependency, chosen by an admin, or unknown (an older collector)")
+    role: str | None = Field(default=None, description="the job the record does on the source (roles.toml)")
+    new_series: bool | None = Field(default=None, description="packages: the target's version starts a new release "
+                                    "series (PostgreSQL 13 to 15, PHP 7.4 to 8.2, MariaDB 10.5 to 10.11)")
 
 
 class Counts(Strict):
@@ -111,6 +131,10 @@ class Judgement(Strict):
     info: int
     ignored: int
     fail_on: Literal["blocker", "warning", "any"] = "any"
+    evidence: list[str] = Field(default_factory=list, description="what the bundles could not see, which the "
+                                "verdict could not judge (empty: the evidence is complete)")
+    kinds: dict[str, int] = Field(default_factory=dict, description="the other differences (info) counted by "
+                                  "kind, as the report summarizes them")
 
 
 class DiffReport(Strict):
@@ -118,7 +142,7 @@ class DiffReport(Strict):
                               json_schema_extra={"$schema": SCHEMA_DIALECT, "$id": "diff.schema.json"})
 
     format: Literal["migdiff-diff"] = DIFF_FORMAT
-    format_version: Literal[1] = DIFF_FORMAT_VERSION
+    format_version: Literal[2] = DIFF_FORMAT_VERSION
     source: HostRef
     target: HostRef
     sections: list[SectionName]

@@ -74,6 +74,10 @@ MaxTotalOpt = Annotated[int, typer.Option("--max-total-size", help="refuse bundl
 NamesOpt = Annotated[Optional[Path], typer.Option(
     "--names", help="your own name mappings (TOML, as data/names.toml); default: "
                     "$XDG_CONFIG_HOME/migdiff/names.toml when it exists", show_default=False)]
+RolesOpt = Annotated[Optional[Path], typer.Option(
+    "--roles", help="your own roles: the jobs a server does and the programs that can do each (TOML, as "
+                    "data/roles.toml); default: $XDG_CONFIG_HOME/migdiff/roles.toml when it exists",
+    show_default=False)]
 WidthOpt = Annotated[Optional[int], typer.Option("--width", help="terminal report width (default: the terminal's)",
                                                  min=40, show_default=False)]
 
@@ -164,8 +168,10 @@ def diff_command(
     format: FormatOpt = Format.text,
     output: OutputOpt = None,
     section: SectionOpt = None,
-    only_changes: Annotated[bool, typer.Option("--only-changes/--all",
-                                               help="list only differences (default), or identical records too")] = True,
+    only_changes: Annotated[bool, typer.Option(
+        "--only-changes/--all", help="text and Markdown: blockers and warnings in full and the other differences "
+                                     "counted by kind (default), or every difference and the identical records "
+                                     "too")] = True,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", help="which differences make the exit status 1: blocker, warning (or worse), "
                           "or any difference (as diff(1))")] = FailOn.any,
@@ -177,6 +183,7 @@ def diff_command(
                                      "(hostname, machine id, init plumbing)")] = False,
     show_ignored: Annotated[bool, typer.Option("--show-ignored", help="also list the differences set aside")] = False,
     names: NamesOpt = None,
+    roles: RolesOpt = None,
     no_validate: NoValidateOpt = False,
     width: WidthOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
@@ -197,15 +204,17 @@ def diff_command(
         identical = not only_changes or format is Format.html
         with opened_hosts([str(source), str(target)], limits, check=not no_validate) as (a, b):
             from . import names as names_map  # loaded as the bundles were read
+            from . import roles as roles_map
             from .changes import SECTIONS
             from .compare import compare
             from .verdict import fails, judge, load_rules
             rules = load_rules(ignore, builtin=not no_builtin_ignores)
+            jobs = roles_map.load(roles)
             sections = [s.value for s in section] if section else list(SECTIONS)
             report = compare(a.snapshot, b.snapshot, a.ref, b.ref, names_map.load(names), sections,
-                             include_identical=identical)
-        judge(report, rules, fail_on.value)
-        _present("diff", report, format, output, width, show_ignored=show_ignored)
+                             include_identical=identical, roles=jobs)
+        judge(report, rules, fail_on.value, roles=jobs)
+        _present("diff", report, format, output, width, show_ignored=show_ignored, full=not only_changes)
     raise typer.Exit(EXIT_DIFFERENT if fails(report) else EXIT_SAME)
 
 

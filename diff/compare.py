@@ -1,25 +1,29 @@
 """Comparing two snapshots into one DiffReport.
 
 Every section becomes a map {natural key: Rec}, where Rec.view holds only what is compared
-(no pids, no provenance) and Rec.shown what a reader needs to recognise the record.  Records
-present on one side only are then paired where they are the same thing under another name
-(names.toml, another arch or package manager, a library's new soname).  The two maps are walked
-once: equal views cost a dict comparison, and only views that differ go through deepdiff,
-whose result is converted here, once, into Change objects.  Severity is judged afterwards
-(verdict.py).
+(no pids, no provenance) and Rec.shown what a reader (and the verdict) needs to know of the
+record.  Records present on one side only are then paired where they are the same thing under
+another name (names.toml, a new release's name, another arch or package manager), another
+program doing the same job (roles.toml), or the same socket bound or numbered otherwise.  The
+two maps are walked once: equal views cost a dict comparison, and only views that differ go
+through deepdiff, whose result is converted here, once, into Change objects.  Severity is judged
+afterwards (verdict.py), from the facts each Change carries.
 """
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .attribution import HostAttribution, Who, attribute, port_key
 from .changes import SECTIONS, Change, Counts, DiffReport, HostRef, Pair
-from .models import Package, Snapshot
+from .models import Package, Service, Snapshot
 from .names import NameMap
+from .packages import Classifier, new_series, stem
+from .roles import Roles
+from .roles import load as load_roles
 from .versions import movement
 
 View = dict[str, Any]
@@ -31,6 +35,15 @@ INIT_FIELDS = ("active", "pid1", "present", "default_runlevel", "default_target"
 RUNLEVEL_TARGETS = {"0": "poweroff.target", "1": "rescue.target", "S": "rescue.target", "2": "multi-user.target",
                     "3": "multi-user.target", "4": "multi-user.target", "5": "graphical.target",
                     "6": "reboot.target"}
+# The boot levels every init system shares, as the seed article maps them: SysV and Upstart
+# runlevels, systemd targets (graphical.target pulls in multi-user.target, which pulls in
+# sysinit.target; rescue.target pulls in sysinit.target too) and OpenRC runlevels.
+LEVEL_OF_RUNLEVEL = {"S": ("rescue", "multi-user", "graphical"), "1": ("rescue",), "2": ("multi-user",),
+                     "3": ("multi-user",), "4": ("multi-user",), "5": ("graphical",)}
+LEVEL_OF_TARGET = {"rescue.target": "rescue", "emergency.target": "rescue", "multi-user.target": "multi-user",
+                   "graphical.target": "graphical", "sysinit": "rescue", "boot": "rescue", "default": "multi-user"}
+EARLY_TARGETS = ("sysinit.target", "local-fs.target", "local-fs-pre.target", "swap.target", "cryptsetup.target")
+BOOT_ORDER = ("rescue", "multi-user", "graphical")
 
 
 @dataclass(slots=True)
@@ -54,6 +67,7 @@ class Rec:
 class Host:
     snap: Snapshot
     who: HostAttribution
+    installed_as: Classifier
 
 
 @dataclass
@@ -61,7 +75,9 @@ class Context:
     source: Host
     target: Host
     names: NameMap
+    roles: Roles
     include_identical: bool
+    _services: tuple[dict[str, Rec], dict[str, Rec], dict[str, Pair]] | None = field(default=None, repr=False)
 
 
 LOSSY_STATUSES = ("missing", "failed", "timeout", "truncated", "denied", "partial", "error")
@@ -81,10 +97,12 @@ def host_ref(bundle_name: str, snap: Snapshot, manifest: dict[str, Any]) -> Host
 
 
 def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref: HostRef, names: NameMap,
-            sections: Iterable[str] = SECTIONS, include_identical: bool = False) -> DiffReport:
+            sections: Iterable[str] = SECTIONS, include_identical: bool = False,
+            roles: Roles | None = None) -> DiffReport:
     chosen = [s for s in SECTIONS if s in set(sections)]
-    ctx = Context(Host(source, attribute(source, names)), Host(target, attribute(target, names)), names,
-                  include_identical)
+    ctx = Context(Host(source, attribute(source, names), Classifier(source)),
+                  Host(target, attribute(target, names), Classifier(target)), names,
+                  roles if roles is not None else load_roles(), include_identical)
     changes: list[Change] = []
     summary: dict[str, Counts] = {}
     for section in chosen:
@@ -103,8 +121,11 @@ Compared = tuple[list[Change], int]
 
 
 def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Describe, ctx: Context,
-         pairs: dict[str, Pair] | None = None, order: Callable[[str], Any] | None = None) -> Compared:
+         pairs: dict[str, Pair] | None = None, order: Callable[[str], Any] | None = None,
+         replacements: bool = True) -> Compared:
     """Changes between two keyed maps, and how many records are identical (built only if asked).
+    A pair of two programs doing one job is a change of its own ("replaced-by"), unless the
+    section only borrows another's pairing (replacements=False).
 
     Equal views cost one dict comparison; the views that differ go to deepdiff together, once."""
     pairs = pairs or {}
@@ -122,13 +143,14 @@ def walk(section: str, src: dict[str, Rec], tgt: dict[str, Rec], describe: Descr
         elif a is None:
             out.append(_change(section, key, "only-in-target", None, None, b, None, b.whole(), describe, pair))
         else:
-            if pair is not None and pair.how == "replacement":  # another program doing the job: say so
+            announce = replacements and pair is not None and pair.how == "replacement"
+            if announce:  # another program doing the job: say so
                 out.append(_change(section, key, "changed", "replaced-by", a, b, pair.source, pair.target,
                                    describe, pair))
             if key in fields:
                 for fld, va, vb in fields[key]:
                     out.append(_change(section, key, "changed", fld, a, b, va, vb, describe, pair))
-            elif pair is None or pair.how != "replacement":
+            elif not announce:
                 identical += 1
                 if ctx.include_identical:
                     out.append(_change(section, key, "identical", None, a, b, a.view, b.view, describe, pair))
@@ -174,15 +196,19 @@ def field_changes(a: dict[str, View], b: dict[str, View]) -> dict[str, list[tupl
     return {key: [(name, va, vb) for name, (va, vb) in sorted(fields.items())] for key, fields in found.items()}
 
 
-def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, Callable[[Rec], str | None]]],
+# A matcher names the group a lone record belongs to (or None): (how, group_of, provided_by).
+Matcher = tuple[str, Callable[[Rec], str | None], bool]
+
+
+def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[Matcher],
             replacement: Callable[[str], bool] = lambda f: False) -> dict[str, Pair]:
     """Pairs records present on one side only that are the same thing: for each matcher in turn
-    (a name for the group a record belongs to, or None), one-to-one within a group.  A source
-    record whose group still exists on the target, already matched, is "provided-by" it.
-    Paired records move to the key "source key = target key".  Only unmatched records are
-    looked at, so the cost follows the differences, not the size of the hosts."""
+    (a name for the group a record belongs to, or None), one-to-one within a group.  With
+    provided_by, a source record whose group still exists on the target, already matched, is
+    "provided-by" it.  Paired records move to the key "source key = target key".  Only unmatched
+    records are looked at, so the cost follows the differences, not the size of the hosts."""
     pairs: dict[str, Pair] = {}
-    for how, group_of in matchers:
+    for how, group_of, provided_by in matchers:
         lone_src = sorted(k for k in src if k not in tgt and k not in pairs)
         if not lone_src:
             break
@@ -202,7 +228,7 @@ def pair_up(src: dict[str, Rec], tgt: dict[str, Rec], matchers: list[tuple[str, 
                 src[new], tgt[new] = src.pop(key), tgt.pop(other)
                 kind = "replacement" if how == "same-function" and replacement(group) else how
                 pairs[new] = Pair(source=src[new].name, target=tgt[new].name, function=group, how=kind)
-            elif how == "same-function":
+            elif provided_by:
                 if any_tgt is None:
                     any_tgt = {}
                     for other in sorted(tgt):
@@ -271,11 +297,17 @@ def default_boot(snap: Snapshot) -> str | None:
     return RUNLEVEL_TARGETS.get(snap.init.default_runlevel or "")
 
 
+def default_level(snap: Snapshot) -> str | None:
+    """The shared boot level (rescue, multi-user, graphical) the host boots into."""
+    return LEVEL_OF_TARGET.get(default_boot(snap) or "")
+
+
 def compare_init(ctx: Context) -> Compared:
     def recs(snap: Snapshot) -> dict[str, Rec]:
         values = snap.init.model_dump()
         values["default_boot"] = default_boot(snap)
-        return {f: Rec({"value": values[f]}, f) for f in INIT_FIELDS}
+        return {f: Rec({"value": values[f]}, f, {"level": default_level(snap)} if f == "default_boot" else None)
+                for f in INIT_FIELDS}
     return walk("init", recs(ctx.source.snap), recs(ctx.target.snap), _facts_describe, ctx)
 
 
@@ -286,44 +318,111 @@ def _running(value: bool | None) -> str:
 
 
 def _enabled(value: bool | None, state: str | None = None) -> str:
-    if value is None and state:
+    if state and (value is None or state not in ("enabled", "disabled")):
         return state
     return {True: "enabled", False: "disabled", None: "boot state unknown"}[value]
+
+
+def oneshot(svc: Service) -> bool:
+    """A job that runs once and exits (a boot script, a systemd oneshot), whose "running" means
+    nothing: a unit active/exited, a SysV script started only in rcS, or one whose script names
+    no program and no pid file and that does not run."""
+    if svc.state and svc.state.endswith("/exited"):
+        return True
+    on = {level for level, state in svc.runlevels.items() if state == "on"}
+    if svc.init == "sysv" and on == {"S"}:
+        return True
+    return svc.init == "sysv" and svc.daemons == [] and not svc.running
+
+
+def _state(svc: Service) -> View:
+    """The whole state of a service, as a state change carries it."""
+    return {"running": svc.running, "enabled": svc.enabled, "unit_state": svc.state,
+            "enabled_state": svc.enabled_state, "oneshot": oneshot(svc), "disabled_by": svc.disabled_by}
+
+
+def _state_words(rec: Rec) -> str:
+    s = rec.shown
+    return f"{_running(s['running'])} and {_enabled(s['enabled'], s['enabled_state'])}"
 
 
 def _service_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
                       pair: Pair | None) -> str:
     name = _label(a, b, pair)
     if kind == "only-in-source":
-        gone = f"; {pair.function} is provided by {pair.target} on target" if pair else ", absent on target"
-        state = f"{_running(va['running'])} and {_enabled(va['enabled'], a.shown['state'])}"
-        return f"{name}: {state} on source{gone}" + _who(a.attribution, service=False)
+        if pair is not None and pair.how == "built-in":
+            gone = f"; on target {pair.target}, part of its init system, does its job"
+        elif pair is not None:
+            gone = f"; {pair.function} is provided by {pair.target} on target"
+        else:
+            gone = ", absent on target"
+        return f"{name}: {_state_words(a)} on source{gone}" + _who(a.attribution, service=False)
     if kind == "only-in-target":
-        return f"{name}: absent on source, {_running(vb['running'])} and " \
-               f"{_enabled(vb['enabled'], b.shown['state'])} on target"
+        return f"{name}: absent on source, {_state_words(b)} on target"
     if kind == "identical":
-        return f"{name}: {_running(va['running'])}, {_enabled(va['enabled'], a.shown['state'])} on both"
+        return f"{name}: {_state_words(a)} on both"
     if fld == "replaced-by":
-        return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function}): " \
-               "check that its configuration was carried over"
-    if fld == "running":
-        return f"{name}: {_running(va)} on source, {_running(vb)} on target" + _who(a.attribution, service=False)
-    return f"{name}: {_enabled(va, a.shown['state'])} on source, {_enabled(vb, b.shown['state'])} on target" \
-        + _who(a.attribution, service=False)
+        return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function})"
+    return f"{name}: {_state_words(a)} on source, {_state_words(b)} on target" + _who(a.attribution, service=False)
 
 
-def compare_services(ctx: Context) -> Compared:
+def service_maps(ctx: Context) -> tuple[dict[str, Rec], dict[str, Rec], dict[str, Pair]]:
+    """The services of both hosts keyed alike: same name, then names.toml's names of one program,
+    then a new release's name (php7.4-fpm, php8.2-fpm), then another program doing the job
+    (roles.toml); a job the target's init system does itself is noted on the source record.
+    Built once, for the services and runlevels sections."""
+    if ctx._services is not None:
+        return ctx._services
+
     def recs(host: Host) -> dict[str, Rec]:
-        return {name: Rec({"running": s.running, "enabled": s.enabled}, name, {"state": s.enabled_state},
-                          host.who.for_service(name))
-                for name, s in host.snap.services.items()}
+        return {name: Rec({"running": s.running, "enabled": s.enabled}, name, _state(s), host.who.for_service(name),
+                          origin=s) for name, s in host.snap.services.items()}
     src, tgt = recs(ctx.source), recs(ctx.target)
 
     def function(rec: Rec) -> str | None:
         found = ctx.names.function("services", rec.name)
         return found.name if found else None
-    pairs = pair_up(src, tgt, [("same-function", function)], replacement=_replacement(ctx.names))
-    return walk("services", src, tgt, _service_describe, ctx, pairs)
+
+    def role(rec: Rec) -> str | None:
+        found = ctx.roles.of("services", rec.name, ctx.names)
+        return found.name if found else None
+    pairs = pair_up(src, tgt, [("same-function", function, True), ("successor", lambda r: stem(r.name), False),
+                               ("replacement", role, False)], replacement=_replacement(ctx.names))
+    running = {name for name, s in ctx.target.snap.services.items() if s.running}
+    for key in [k for k in src if k not in tgt and k not in pairs]:
+        found = ctx.roles.of("services", src[key].name, ctx.names)
+        builtin = next((b for b in (found.builtin if found else ()) if b in running), None)
+        if builtin:
+            pairs[key] = Pair(source=src[key].name, target=builtin, function=found.name, how="built-in")
+    ctx._services = (src, tgt, pairs)
+    return ctx._services
+
+
+def compare_services(ctx: Context) -> Compared:
+    src, tgt, pairs = service_maps(ctx)
+    found, identical = walk("services", src, tgt, _service_describe, ctx, pairs)
+    out = []
+    seen: set[str] = set()
+    for change in found:
+        # running and enabled are one state: one change a service, carrying both sides whole
+        if change.kind == "changed" and change.field in ("running", "enabled"):
+            if change.key in seen:
+                continue
+            seen.add(change.key)
+            change.field, change.source, change.target = "state", src[change.key].shown, tgt[change.key].shown
+        elif change.kind == "only-in-source":
+            change.source = {**change.source, **src[change.key].shown}
+        elif change.kind == "only-in-target":
+            change.target = {**change.target, **tgt[change.key].shown}
+        name = (change.pair.source if change.pair else change.key.split(" = ")[0])
+        if change.kind != "only-in-target":
+            found_role = ctx.roles.of("services", name, ctx.names)
+            change.role = found_role.name if found_role else None
+            if change.field == "replaced-by" and found_role:
+                change.text = f"{change.pair.source} on source, {change.pair.target} on target: " \
+                              f"{found_role.title} swapped"
+        out.append(change)
+    return out, identical
 
 
 def _replacement(names: NameMap) -> Callable[[str], bool]:
@@ -331,59 +430,87 @@ def _replacement(names: NameMap) -> Callable[[str], bool]:
     return lambda group: flags.get(group, False)
 
 
-# --- runlevels: which services start in each runlevel or target ------------------------------
+# --- runlevels: which boot levels each service starts in --------------------------------------
 
-def boot_levels(snap: Snapshot) -> dict[str, set[str]]:
-    """{"runlevel 2": {services started there}, "multi-user.target": {services it wants}}."""
-    levels: dict[str, set[str]] = defaultdict(set)
-    for name, svc in snap.services.items():
+def boot_levels(svc: Service, snap: Snapshot) -> set[str]:
+    """The shared boot levels (rescue, multi-user, graphical) a service starts in: from its SysV or
+    Upstart runlevels, or on a systemd host from the targets that pull it in (a service found
+    under multi-user.target starts in graphical.target too; one under sysinit.target in
+    rescue.target as well).  A script its /etc/default file turns off starts nowhere."""
+    if svc.disabled_by:
+        return set()
+    levels: set[str] = set()
+    if snap.init.active != "systemd":  # under systemd a script's links decide nothing: its targets do
         for level, state in svc.runlevels.items():
-            members = levels[f"runlevel {level}"]  # a level with only "off" links still exists
             if state == "on":
-                members.add(name)
+                levels.update(LEVEL_OF_RUNLEVEL.get(level, ()))
+    if svc.targets:
+        if "systemctl-deps-multi-user" in svc.sources:
+            levels.update(("multi-user", "graphical"))
+        elif "systemctl-deps-default" in svc.sources and default_level(snap):
+            levels.add(default_level(snap))
         for target in svc.targets:
-            levels[target].add(name)
+            if target in EARLY_TARGETS:
+                levels.add("rescue")
+            elif target in LEVEL_OF_TARGET:
+                levels.add(LEVEL_OF_TARGET[target])
     return levels
 
 
-def _levels(levels: list[str]) -> str:
-    runlevels = "".join(sorted(lv[len("runlevel "):] for lv in levels if lv.startswith("runlevel ")))
-    targets = [lv for lv in levels if not lv.startswith("runlevel ")]
-    parts = ([f"runlevels {runlevels}"] if runlevels else []) + targets
-    return ", ".join(parts) or "nowhere"
+def _native(svc: Service, snap: Snapshot) -> str:
+    """Where a service starts, in its host's init system's words."""
+    if snap.init.active == "systemd":
+        return ", ".join(svc.targets) or "no target wants it"
+    on = "".join(sorted(level for level, state in svc.runlevels.items() if state == "on"))
+    return f"runlevels {on}" if on else "no runlevel"
 
 
 def _level_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
                     pair: Pair | None) -> str:
-    rec = a or b
-    if kind == "only-in-source":
-        return f"{rec.name} starts in {_levels(va['levels'])} on source, in none of them on target"
-    if kind == "only-in-target":
-        return f"{rec.name} starts in {_levels(vb['levels'])} on target, in none of them on source"
+    name = _label(a, b, pair)
     if kind == "identical":
-        return f"{rec.name} starts in {_levels(va['levels'])} on both"
-    return f"{rec.name} starts in {_levels(va)} on source, {_levels(vb)} on target"
+        return f"{name} starts in {_show(va['levels'])} on both"
+    return f"{name} starts in {_show(va)} on source ({a.shown['native']}), {_show(vb)} on target " \
+           f"({b.shown['native']})"
 
 
 def compare_runlevels(ctx: Context) -> Compared:
-    """Per service, the runlevels and targets it starts in.  Only levels both hosts know are
-    compared (a SysV runlevel has no counterpart on a systemd-only host), and services by their
-    common name, so apache2 in runlevel 3 matches httpd there."""
-    a, b = boot_levels(ctx.source.snap), boot_levels(ctx.target.snap)
-    common = sorted(a.keys() & b.keys())
+    """Per service present on both hosts (keyed as in the services section), the boot levels it
+    starts in, mapped between runlevels and targets both ways: a SysV script started in runlevels
+    2-5 and a unit wanted by multi-user.target start alike.  Services on one side only are the
+    services section's."""
+    src_all, tgt_all, pairs = service_maps(ctx)
 
-    def recs(levels: dict[str, set[str]]) -> dict[str, Rec]:
-        out: dict[str, Rec] = {}
-        for level in common:
-            for name in levels[level]:
-                key = ctx.names.common("services", name)
-                rec = out.setdefault(key, Rec({"levels": []}, name))
-                rec.view["levels"].append(level)
+    def recs(services: dict[str, Rec], host: Host) -> dict[str, Rec]:
+        out = {}
+        for key, rec in services.items():
+            if key in src_all and key in tgt_all:
+                levels = boot_levels(rec.origin, host.snap)
+                out[key] = Rec({"levels": sorted(levels, key=BOOT_ORDER.index)}, rec.name,
+                               {"native": _native(rec.origin, host.snap), "default": default_level(host.snap),
+                                "enabled": rec.origin.enabled}, rec.attribution, rec.origin)
         return out
-    return walk("runlevels", recs(a), recs(b), _level_describe, ctx)
+    a, b = recs(src_all, ctx.source), recs(tgt_all, ctx.target)
+    keep = [k for k in a if a[k].view["levels"] or b[k].view["levels"]]
+    a, b = {k: a[k] for k in keep}, {k: b[k] for k in keep}
+    found, identical = walk("runlevels", a, b, _level_describe, ctx, {k: p for k, p in pairs.items() if k in a},
+                            replacements=False)
+    for change in found:
+        if change.kind == "changed":
+            change.source = {"levels": change.source, **a[change.key].shown}
+            change.target = {"levels": change.target, **b[change.key].shown}
+    return found, identical
 
 
 # --- ports ----------------------------------------------------------------------------------------
+
+def exposure(key: str) -> str:
+    """Who can reach a socket: "all" addresses, a "host" address, "loopback", or "unix"."""
+    if key.startswith("unix:"):
+        return "unix"
+    address = key.split("/", 1)[1].rpartition(":")[0]
+    return {"*": "all", "host": "host"}.get(address, "loopback")
+
 
 def _port_recs(host: Host, names: NameMap) -> dict[str, Rec]:
     recs: dict[str, Rec] = {}
@@ -391,7 +518,8 @@ def _port_recs(host: Host, names: NameMap) -> dict[str, Rec]:
         key = port_key(p.protocol, p.bind, p.port, p.path)
         rec = recs.get(key)
         if rec is None:
-            rec = recs[key] = Rec({"programs": []}, key, {"processes": [], "addresses": []}, host.who.for_port(key))
+            rec = recs[key] = Rec({"programs": []}, key, {"processes": [], "addresses": [], "exposure": exposure(key)},
+                                  host.who.for_port(key))
         if p.bind and p.bind not in rec.shown["addresses"]:
             rec.shown["addresses"].append(p.bind)
         daemons = [q for q in p.processes if q.pid != 1] or p.processes  # PID 1 only holds activated sockets
@@ -423,6 +551,8 @@ def _port_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va:
         return f"{a.name} ({_procs(a)}) listens on both"
     if fld == "bind":
         return f"{pair.source} ({_procs(a)}) on source listens on {pair.target} on target ({_procs(b)})"
+    if fld in ("port", "path"):
+        return f"{_procs(a)} listened on {pair.source} on source, on {pair.target} on target"
     return f"{a.name}: {_procs(a)} on source, {_procs(b)} on target"
 
 
@@ -439,23 +569,118 @@ def _port_order(key: str) -> tuple[int, int, str]:
 def compare_ports(ctx: Context) -> Compared:
     src, tgt = _port_recs(ctx.source, ctx.names), _port_recs(ctx.target, ctx.names)
     pairs = _pair_binds(src, tgt)
-    return walk("ports", src, tgt, _port_describe, ctx, pairs, order=_port_order)
+    running = {ctx.names.common("services", name) for name, s in ctx.target.snap.services.items() if s.running}
+
+    def still_runs(rec: Rec) -> bool:  # the service behind a source socket runs on the target
+        who = rec.attribution
+        return bool(who and who.service and ctx.names.common("services", who.service) in running)
+    pairs.update(_pair_moved(src, tgt, still_runs))
+    found, identical = walk("ports", src, tgt, _port_describe, ctx, pairs, order=_port_order)
+    for change in found:
+        rec = src.get(change.key) or tgt.get(change.key)
+        programs = (src.get(change.key) or rec).view["programs"]
+        found_role = next((ctx.roles.of("processes", p, ctx.names) for p in programs
+                           if ctx.roles.of("processes", p, ctx.names)), None)
+        change.role = found_role.name if found_role else None
+        if change.kind == "changed" and change.field == "programs":
+            b = tgt[change.key]
+            roles_b = {r.name for r in (ctx.roles.of("processes", p, ctx.names) for p in b.view["programs"]) if r}
+            change.source = {"programs": change.source, "exposure": src[change.key].shown["exposure"]}
+            change.target = {"programs": change.target, "exposure": b.shown["exposure"],
+                             "same_role": bool(found_role and found_role.name in roles_b)}
+        elif change.kind == "only-in-source":
+            change.source = {**change.source, "exposure": src[change.key].shown["exposure"]}
+        elif change.kind == "only-in-target":
+            change.target = {**change.target, "exposure": tgt[change.key].shown["exposure"]}
+    return found, identical
+
+
+def _split(key: str) -> tuple[str, str, str]:
+    protocol, _, rest = key.partition("/")
+    address, _, port = rest.rpartition(":")
+    return protocol, address, port
 
 
 def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
-    """A socket bound to one address on the source is still served when the target listens on all
-    addresses (127.0.0.1:3306 -> *:3306): pair them as a change of bind, not a missing port."""
+    """One socket bound otherwise is one record, not one missing and one new: 127.0.0.1:3306 on the
+    source and *:3306 on the target is a wider bind (more exposed), *:80 and 127.0.0.1:80 a narrower
+    one (clients from elsewhere are cut off).  Both loopbacks (127.0.0.1:5432 and [::1]:5432) are
+    served by one wildcard: the first pairs with it, the others are noted as covered by that pair.
+    A unix socket under a new release's path (/run/php/php7.4-fpm.sock, php8.2-fpm.sock) is the
+    same socket."""
     pairs: dict[str, Pair] = {}
+    lone_tgt = sorted(k for k in tgt if k not in src)
+    by_port: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    for key in lone_tgt:
+        if key.startswith("unix:"):
+            if stem(key):
+                by_stem[stem(key)].append(key)
+        else:
+            protocol, _, port = _split(key)
+            by_port[(protocol, port)].append(key)
+    wide_taken: dict[str, str] = {}  # a target wildcard already paired -> the pair's key
+    for key in sorted(k for k in src if k not in tgt):
+        protocol, address, port = _split(key) if not key.startswith("unix:") else ("unix", "", "")
+        if key.startswith("unix:"):
+            candidates, how, fld = by_stem.get(stem(key) or "", []), "successor", "path"
+        elif address == "*":  # all addresses on the source: the target binds fewer
+            candidates, how, fld = by_port.get((protocol, port), []), "narrower-bind", "bind"
+        else:
+            wide = f"{protocol}/*:{port}"
+            if wide in wide_taken:  # the wildcard that serves an earlier loopback serves this one too
+                new = f"{key} = {wide}"
+                src[new] = src.pop(key)
+                tgt[new] = Rec(dict(tgt[wide_taken[wide]].view), wide, tgt[wide_taken[wide]].shown,
+                               tgt[wide_taken[wide]].attribution)
+                src[new].view["bind"], tgt[new].view["bind"] = key, wide
+                pairs[new] = Pair(source=key, target=wide, function=f"{protocol} port {port}", how="wider-bind")
+                continue
+            candidates = [c for c in by_port.get((protocol, port), []) if c == wide]
+            how, fld = "wider-bind", "bind"
+        if not candidates:
+            continue
+        other = candidates[0]
+        for group in (by_stem, by_port):  # the target's record is taken: it pairs once
+            for found in group.values():
+                if other in found:
+                    found.remove(other)
+        new = f"{key} = {other}"
+        src[new], tgt[new] = src.pop(key), tgt.pop(other)
+        src[new].view[fld], tgt[new].view[fld] = key, other
+        if how == "wider-bind":
+            wide_taken[other] = new
+        pairs[new] = Pair(source=key, target=other, function=f"{protocol} port {port}" if fld == "bind"
+                          else stem(key) or key, how=how)
+    return pairs
+
+
+def _pair_moved(src: dict[str, Rec], tgt: dict[str, Rec], still_runs: Callable[[Rec], bool]) -> dict[str, Pair]:
+    """A program that listens on another port on the target (sshd on 22, then on 2222): the same
+    programs, the same protocol and address class, both ports lone.  When the target's bundle
+    cannot name its sockets' programs (not collected as root), a lone socket of unknown program
+    stands in for them if the source socket's service still runs on the target and it is the only
+    such candidate."""
+    pairs: dict[str, Pair] = {}
+    lone: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for key in sorted(k for k in tgt if k not in src and not k.startswith("unix:")):
+        protocol, address, _ = _split(key)
+        lone[(protocol, address, tuple(tgt[key].view["programs"]))].append(key)
     for key in sorted(k for k in src if k not in tgt and not k.startswith("unix:")):
-        protocol, _, rest = key.partition("/")
-        port = rest.rpartition(":")[2]
-        wide = f"{protocol}/*:{port}"
-        if wide in tgt:
-            new = f"{key} = {wide}"
-            src[new] = src.pop(key)
-            tgt[new] = Rec(dict(tgt[wide].view), wide, tgt[wide].shown, tgt[wide].attribution)
-            src[new].view["bind"], tgt[new].view["bind"] = key, wide
-            pairs[new] = Pair(source=key, target=wide, function=f"{protocol} port {port}", how="wider-bind")
+        if not src[key].view["programs"]:
+            continue
+        protocol, address, _ = _split(key)
+        candidates = lone.get((protocol, address, tuple(src[key].view["programs"])))
+        if not candidates:
+            unknown = lone.get((protocol, address, ()))
+            candidates = unknown if unknown and len(unknown) == 1 and still_runs(src[key]) else None
+        if not candidates:
+            continue
+        other = candidates.pop(0)
+        new = f"{key} = {other}"
+        src[new], tgt[new] = src.pop(key), tgt.pop(other)
+        src[new].view["port"], tgt[new].view["port"] = key, other
+        pairs[new] = Pair(source=key, target=other, function=", ".join(src[new].view["programs"]), how="moved")
     return pairs
 
 
@@ -527,13 +752,27 @@ def _library_stem(rec: Rec) -> str | None:
     return f"{rec.origin.manager}:{m.group(1)}" if m and rec.name.startswith("lib") else None
 
 
+def _successor(rec: Rec) -> str | None:
+    """gcc-10-base and gcc-12-base, php7.4-fpm and php8.2-fpm: the name with its release numbers out."""
+    found = stem(rec.name)
+    return f"{rec.origin.manager}:{found}" if found else None
+
+
+def _same_source(rec: Rec) -> str | None:
+    """libprocps8 and libproc2-0, both built from procps: a library renamed within its source package."""
+    p = rec.origin
+    if p.source_package and p.source_package != p.name and p.name.startswith("lib"):
+        return f"{p.manager}:{stem(p.source_package) or p.source_package}"
+    return None
+
+
 def _package_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
                       pair: Pair | None) -> str:
     rec = a or b
     arch = rec.origin.arch or "no arch"
     if kind == "only-in-source":
         gone = f"; {pair.function} is provided by {pair.target} on target" if pair else ", absent on target"
-        return f"{a.name} {_show(va['version'])} ({arch}): {va['status']} on source{gone}"
+        return f"{a.name} {_show(va['version'])} ({arch}): {va['status']} on source{gone}" + _who(a.attribution)
     if kind == "only-in-target":
         return f"{b.name} {_show(vb['version'])} ({arch}): absent on source, {vb['status']} on target"
     name = _label(a, b, pair)
@@ -544,7 +783,7 @@ def _package_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, 
     if fld == "version":
         how = (a.shown or {}).get("movement")
         moved = f" ({how})" if how in ("upgraded", "downgraded", "repackaged") else ""
-        return f"{name}: {_show(va)} on source, {_show(vb)} on target{moved}"
+        return f"{name}: {_show(va)} on source, {_show(vb)} on target{moved}" + _who(a.attribution)
     return f"{name}: {fld} {_show(va)} on source, {_show(vb)} on target"
 
 
@@ -556,10 +795,12 @@ def compare_packages(ctx: Context) -> Compared:
         found = ctx.names.function("packages", rec.name)
         return found.name if found else None
     pairs = pair_up(src, tgt, [
-        ("other-arch", lambda r: f"{r.origin.manager}:{r.name}"),
-        ("other-manager", lambda r: r.name),
-        ("same-function", function),
-        ("library-soname", _library_stem),
+        ("other-arch", lambda r: f"{r.origin.manager}:{r.name}", False),
+        ("other-manager", lambda r: r.name, False),
+        ("same-function", function, True),
+        ("library-soname", _library_stem, False),
+        ("successor", _successor, False),
+        ("successor", _same_source, False),
     ], replacement=_replacement(ctx.names))
     for key in src.keys() & tgt.keys():
         a, b = src[key], tgt[key]
@@ -573,7 +814,21 @@ def compare_packages(ctx: Context) -> Compared:
             a.shown = {"movement": movement(pa.manager, va, vb, pa.version, pb.version)}
         else:  # different packaging schemes: only the upstream versions compare (rpm's generic rules)
             a.shown = {"movement": movement("rpm", pa.version or "", pb.version or "", None, None)}
+    for rec in src.values():
+        rec.attribution = ctx.source.who.for_package(rec.name)
     found, same = walk("packages", src, tgt, _package_describe, ctx, pairs)
+    for change in found:
+        if change.kind == "only-in-target":
+            continue
+        a, b = src[change.key], tgt.get(change.key)
+        change.installed_as = ctx.source.installed_as(a.origin)
+        fn = ctx.names.function("packages", a.name)
+        found_role = ctx.roles.of("packages", a.name, ctx.names)
+        if found_role is None and a.attribution and a.attribution.service:  # the job of the service it is behind
+            found_role = ctx.roles.of("services", a.attribution.service, ctx.names)
+        change.role = found_role.name if found_role else None
+        if change.kind == "changed" and change.field == "version" and b is not None:
+            change.new_series = new_series(a.name, b.name, a.origin.version, b.origin.version, fn.series if fn else 1)
     return found, same + identical
 
 

@@ -175,6 +175,11 @@ class Service:
     runlevels: dict[Runlevel, OnOff]
     targets: list[str]
     sources: list[str]
+    disabled_by: Annotated[str | None, Field(description="the /etc/default file and setting that keep a SysV "
+                                                         "script from starting its daemon, although its links "
+                                                         "are there")] = None
+    daemons: Annotated[list[str] | None, Field(description="SysV: the programs and pid files its init script "
+                                                          "names (none: a one-shot script); None when not read")] = None
 
 
 @Record
@@ -185,6 +190,9 @@ class PortProcess:
     exe: Annotated[str | None, Field(description="/proc/<pid>/exe")]
     unit: Annotated[str | None, Field(description="the systemd service whose cgroup holds the process")]
     package: Annotated[str | None, Field(description="the package that owns exe (dpkg -S, rpm -qf)")]
+    service: Annotated[str | None, Field(description="the service the process belongs to: its systemd unit, else "
+                                                     "the init script whose pid file or program names it or a "
+                                                     "parent")] = None
 
 
 @Record
@@ -209,9 +217,21 @@ class Package:
     release: str | None
     arch: str | None
     status: str
-    auto: Annotated[bool | None, Field(description="installed only as a dependency (apt's Auto-Installed); "
-                                                   "None when the manager does not say")]
+    auto: Annotated[bool | None, Field(description="installed only as a dependency (apt's Auto-Installed; "
+                                                   "apk: not in /etc/apk/world); None when the manager does "
+                                                   "not say")]
     source: str
+    # What tells the release's own packages from the ones an admin chose (since migsnap 0.2; absent
+    # from bundles of earlier collectors).
+    source_package: Annotated[str | None, Field(description="the source package it was built from")] = None
+    priority: Annotated[str | None, Field(description="dpkg's Priority (required, important, standard, "
+                                                      "optional, extra)")] = None
+    essential: Annotated[bool | None, Field(description="dpkg's Essential: yes")] = None
+    section: Annotated[str | None, Field(description="dpkg's Section (libs, net, ...)")] = None
+    transaction: Annotated[int | None, Field(description="rpm: the id of the transaction that installed it "
+                                                         "(the first one installed the system)")] = None
+    dependents: Annotated[int | None, Field(ge=0, description="dpkg: how many installed packages depend on it "
+                                                              "(Pre-Depends, Depends, through Provides too)")] = None
 
 
 class Snapshot(Strict):

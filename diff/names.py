@@ -42,6 +42,7 @@ class Function:
     name: str
     patterns: dict[str, tuple[str, ...]]
     replacement: bool = False
+    series: int = 1  # how many leading numbers of the upstream version name a release series
 
 
 @dataclass
@@ -98,10 +99,13 @@ def parse(doc: dict, origin: str) -> list[Function]:
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise MigdiffError(f"{origin}: [{name}] {kind} must be a list of names")
             patterns[kind] = tuple(values)
-        unknown = set(table) - set(KINDS) - {"replacement"}
+        unknown = set(table) - set(KINDS) - {"replacement", "series"}
         if unknown:
             raise MigdiffError(f"{origin}: [{name}] has unknown keys: {', '.join(sorted(unknown))}")
-        out.append(Function(name, patterns, bool(table.get("replacement", False))))
+        series = table.get("series", 1)
+        if not isinstance(series, int) or isinstance(series, bool) or not 1 <= series <= 4:
+            raise MigdiffError(f"{origin}: [{name}] series must be a whole number from 1 to 4")
+        out.append(Function(name, patterns, bool(table.get("replacement", False)), series))
     return out
 
 

@@ -248,6 +248,12 @@ class DpkgQueryRow(Strict):
     want: str
     flag: str
     status: str
+    # Read since migsnap 0.2; optional so that bundles of earlier collectors stay valid.
+    priority: str | None = None
+    essential: bool | None = None
+    section: str | None = None
+    source: str | None = None
+    dependents: Annotated[int, Field(ge=0)] | None = None
 
 
 class RpmRow(Strict):
@@ -258,9 +264,42 @@ class RpmRow(Strict):
     arch: str | None
 
 
+class RpmQfRow(RpmRow):
+    source_rpm: str | None = None
+    transaction: int | None = None
+
+
 class ApkRow(Strict):
     name: str
     version: str
+
+
+class ApkWorldRow(Strict):
+    name: str
+    spec: str
+
+
+class EtcDefaultFile(Strict):
+    file: str
+    name: str
+    vars: dict[str, str]
+
+
+class InitScript(Strict):
+    name: str
+    file: str
+    provides: list[str]
+    default_start: list[str] | None
+    default_stop: list[str] | None
+    description: str | None
+    daemons: list[str]
+    pidfiles: list[str]
+
+
+class PidFile(Strict):
+    file: str
+    name: str
+    pid: Annotated[int, Field(gt=0)]
 
 
 class AptStateRow(Strict):
@@ -285,6 +324,7 @@ class ListenProc(Strict):
     ppid: int | None
     cgroup: str | None
     unit: str | None
+    cmdline: list[str] | None = None
     errors: list[str]
 
 
@@ -336,8 +376,12 @@ PARSER_MODELS: dict[str, Any] = {
     "parse_dpkg_l": list[DpkgLRow],
     "parse_dpkg_query": list[DpkgQueryRow],
     "parse_rpm_qa": list[RpmRow],
-    "parse_rpm_qf": list[RpmRow],
+    "parse_rpm_qf": list[RpmQfRow],
     "parse_apk_info": list[ApkRow],
+    "parse_apk_world": list[ApkWorldRow],
+    "parse_etc_default": list[EtcDefaultFile],
+    "parse_init_scripts": list[InitScript],
+    "parse_pid_files": list[PidFile],
     "parse_apt_extended_states": list[AptStateRow],
     "parse_listen_procs": list[ListenProc],
     "parse_passwd": list[PasswdRow],

@@ -40,7 +40,7 @@ import threading
 import time
 from optparse import OptionParser
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 BUNDLE_FORMAT = "migsnap-bundle"
 SNAPSHOT_FORMAT = "migsnap-snapshot"
 FORMAT_VERSION = 1
@@ -75,16 +75,18 @@ _TREE = "".join(_uchr(c) for c in (0x2502, 0x251c, 0x2514, 0x2500))
 # property of the parsed schema), section it feeds, kind, source, parser.
 # Kinds: cmd   argv; an argument with * or [ is expanded like a shell glob
 #        file  one file copied byte for byte
-#        glob  every file matching the patterns, copied byte for byte
+#        glob  every regular file matching the patterns, copied byte for byte (raw/<id>/<path>;
+#              a file reached twice through a linked directory, /var/run and /run, once)
 #        links the entries matching the patterns, as "path<TAB>type<TAB>target"
 #              lines (os.readlink, not a command)
-#        procs facts of each process that listens on a socket, as "pid<TAB>field<TAB>value"
-#              lines read from /proc/<pid> (exe link, comm, ppid, cgroup)
+#        procs facts of each process that listens on a socket and of its parents up to PID 1,
+#              as "pid<TAB>field<TAB>value" lines read from /proc/<pid> (exe link, comm,
+#              ppid, cgroup, one line per argument of cmdline)
 # Two placeholders make later entries depend on earlier ones: PIDS are the processes the
 # socket listings name as listening, EXES their executables (read by the procs entry) with
 # their /usr-merged aliases.  Entries run in three stages: plain, then PIDS, then EXES.
 CMD, FILE, GLOB, LINKS, PROCS = "cmd", "file", "glob", "links", "procs"
-PIDS = "<each listening pid>"
+PIDS = "<each listening pid, and its parents>"
 EXES = "<exe of each listening pid>"
 
 CAPTURES = (
@@ -113,6 +115,9 @@ CAPTURES = (
     ("init-d",                     "services", LINKS, ["/etc/init.d/*"],                                                      "parse_init_d"),
     ("rc-links",                   "services", LINKS, ["/etc/rc[0-6S].d/*"],                                                  "parse_rc_links"),
     ("ls-rc-d",                    "services", CMD,   ["ls", "-l", "/etc/rc*.d"],                                             "parse_ls_l"),
+    ("init-scripts",               "services", GLOB,  ["/etc/init.d/*"],                                                      "parse_init_scripts"),
+    ("etc-default",                "services", GLOB,  ["/etc/default/*"],                                                     "parse_etc_default"),
+    ("pid-files",                  "services", GLOB,  ["/run/*.pid", "/run/*/*.pid", "/var/run/*.pid", "/var/run/*/*.pid"],   "parse_pid_files"),
     ("initctl-list",               "services", CMD,   ["initctl", "list"],                                                    "parse_initctl_list"),
     ("initctl-show-config",        "services", CMD,   ["initctl", "show-config"],                                             "parse_initctl_show_config"),
     ("upstart-jobs",               "services", GLOB,  ["/etc/init/*.conf", "/etc/init/*.override"],                           "parse_upstart_jobs"),
@@ -132,12 +137,13 @@ CAPTURES = (
     ("proc-net-udp6",              "ports",    FILE,  "/proc/net/udp6",                                                       "parse_proc_net_inet"),
     ("proc-net-unix",              "ports",    FILE,  "/proc/net/unix",                                                       "parse_proc_net_unix"),
     ("dpkg-l",                     "packages", CMD,   ["dpkg", "-l"],                                                         "parse_dpkg_l"),
-    ("dpkg-query",                 "packages", CMD,   ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n"], "parse_dpkg_query"),
+    ("dpkg-query",                 "packages", CMD,   ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\t${Status}\\t${Priority}\\t${Essential}\\t${Section}\\t${Source}\\t${Pre-Depends}\\t${Depends}\\t${Provides}\\n"], "parse_dpkg_query"),
     ("rpm-qa",                     "packages", CMD,   ["rpm", "-qa"],                                                         "parse_rpm_qa"),
-    ("rpm-qa-qf",                  "packages", CMD,   ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"], "parse_rpm_qf"),
+    ("rpm-qa-qf",                  "packages", CMD,   ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{INSTALLTID}\\n"], "parse_rpm_qf"),
     ("apk-info",                   "packages", CMD,   ["apk", "info", "-v"],                                                  "parse_apk_info"),
+    ("apk-world",                  "packages", FILE,  "/etc/apk/world",                                                       "parse_apk_world"),
     ("apt-extended-states",        "packages", FILE,  "/var/lib/apt/extended_states",                                         "parse_apt_extended_states"),
-    ("listen-procs",               "ports",    PROCS, "/proc/" + PIDS + "/{exe,comm,stat,cgroup}",                            "parse_listen_procs"),
+    ("listen-procs",               "ports",    PROCS, "/proc/" + PIDS + "/{exe,comm,stat,cgroup,cmdline}",                    "parse_listen_procs"),
     ("listen-dpkg-S",              "ports",    CMD,   ["dpkg", "-S", EXES],                                                   "parse_dpkg_search"),
     ("listen-rpm-qf",              "ports",    CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", EXES], "parse_rpm_owners"),
 )
@@ -147,6 +153,10 @@ CAPTURES = (
 # as the last of them to start.  Only the order of starting changes; the bundle is the same.
 STARTS_FIRST = ("service-status-all", "lsof-nPi", "rpm-qa", "rpm-qa-qf", "systemctl-unit-files-service",
                 "systemctl-unit-files-target", "netstat-nlp", "dpkg-l", "dpkg-query")
+
+# Commands whose non-zero exit means "found nothing" (dpkg -S: some path belongs to no package;
+# lsof: no socket; rpm -qf: as many paths unowned as its exit code says): their status stays ok.
+FOUND_NOTHING = {"listen-dpkg-S": (1,), "lsof-nPi": (1,), "listen-rpm-qf": tuple(range(1, 256))}
 
 # Facts recorded in every manifest so a reader knows what a run may have touched.
 NOTES = (
@@ -370,9 +380,15 @@ class Runner(object):
         result.raw.append(("raw/%s.out" % capture.id, "file", capture.source, data))
 
     def _read_glob(self, capture, result):
-        paths = []
+        paths, seen = [], set()
         for pattern in capture.source:
-            paths.extend(sorted(glob.glob(pattern)))
+            for path in sorted(glob.glob(pattern)):
+                # /var/run/x.pid and /run/x.pid are one file when /var/run links to /run; a
+                # link in the last place (an init script named twice) keeps its own name
+                where = (os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+                if where not in seen and os.path.isfile(path) and _member_safe(path):
+                    seen.add(where)
+                    paths.append(path)
         if not paths:
             result.status = "absent"
             return
@@ -386,7 +402,7 @@ class Runner(object):
                 continue
             budget -= len(data)
             result.truncated = result.truncated or truncated
-            result.raw.append(("raw/%s/%s" % (capture.id, os.path.basename(path)), "file", path, data))
+            result.raw.append(("raw/%s%s" % (capture.id, path), "file", path, data))
             if budget <= 0:
                 result.truncated = True
                 break
@@ -413,13 +429,18 @@ class Runner(object):
 
     def _read_procs(self, capture, result, pids):
         lines = []
-        for pid in pids:
+        todo, seen = list(pids), set()
+        while todo:  # the listening processes, then the parents they were started by
+            pid = todo.pop(0)
+            if pid in seen or pid <= 1 or len(seen) >= 4096:
+                continue
+            seen.add(pid)
             base = "/proc/%d/" % pid
             try:
                 lines.append("%d\texe\t%s" % (pid, _fs_text(os.readlink(base + "exe"))))
             except OSError as exc:  # not root: other users' processes hide their executable
                 lines.append("%d\terror\texe: %s" % (pid, exc.strerror))
-            for name in ("comm", "stat", "cgroup"):
+            for name in ("comm", "stat", "cgroup", "cmdline"):
                 try:
                     data, _ = _read_capped(base + name, 65536)
                 except (OSError, IOError) as exc:  # the process may have exited meanwhile
@@ -429,6 +450,14 @@ class Runner(object):
                 if name == "stat":  # "pid (comm) state ppid ...": comm may hold spaces and parens
                     fields = text[text.rfind(")") + 1:].split()
                     lines.append("%d\tppid\t%s" % (pid, fields[1] if len(fields) > 1 else ""))
+                    if len(fields) > 1 and fields[1].isdigit():
+                        todo.append(int(fields[1]))
+                elif name == "cmdline":  # NUL-separated arguments, each on a line of its own
+                    args = text.split("\x00")
+                    while args and not args[-1]:
+                        args.pop()  # the terminating NUL; a process that rewrote its title pads with NULs
+                    for arg in args[:64]:
+                        lines.append("%d\targ\t%s" % (pid, _escape_arg(arg[:4096])))
                 elif name == "comm":
                     lines.append("%d\tcomm\t%s" % (pid, text.strip()))
                 else:
@@ -479,7 +508,7 @@ class Runner(object):
             result.error = "output over %d bytes: command killed, output cut" % self.max_output
         elif proc.returncode == 127 and not out:
             result.status = "missing"
-        elif proc.returncode != 0:
+        elif proc.returncode != 0 and proc.returncode not in FOUND_NOTHING.get(capture.id, ()):
             result.status = "failed"
         result.raw.append(("raw/%s.out" % capture.id, "stdout", None, out))
         result.raw.append(("raw/%s.err" % capture.id, "stderr", None, err))
@@ -531,6 +560,18 @@ class Runner(object):
             pids = list(self._running)
         for pid in pids:
             _kill_group(pid)
+
+
+def _escape_arg(arg):
+    """One argument of a command line on one line: backslash, tab and newline escaped."""
+    return arg.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _member_safe(path):
+    """Whether a path can name a bundle member: text, no control character (the reader refuses
+    those, and one odd file name must not cost the bundle)."""
+    text = _fs_text(path)  # undecodable bytes show as U+FFFD (Python 2) or surrogates (Python 3)
+    return not any(ord(c) < 32 or ord(c) == 127 or 0xd800 <= ord(c) <= 0xdfff or ord(c) == 0xfffd for c in text)
 
 
 def _py2_child_setup():
@@ -1119,6 +1160,152 @@ def parse_initctl_show_config(text):
     return out, w.result()
 
 
+_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s;#]*)\s*(?:[;#].*)?$")
+
+
+def parse_etc_default(files):
+    """/etc/default/* (the settings SysV init scripts read); `files` is [(path, text)].
+
+    Returns [{"file", "name", "vars": {KEY: value}}]: the plain assignments of each file (shell
+    code around them is skipped without a warning: these files may hold any shell).  A switch
+    such as RSYNC_ENABLE=false is how a Debian package keeps its daemon from starting.
+    """
+    out = []
+    for path, text in files:
+        values = {}
+        for n, line in _lines(text):
+            m = _ASSIGNMENT.match(line)
+            if m:
+                values[m.group(1)] = _unquote_shell(m.group(2))
+        out.append({"file": path, "name": path.rsplit("/", 1)[-1], "vars": values})
+    return out, []
+
+
+_LSB_FIELD = re.compile(r"^#\s*([A-Z][A-Za-z-]+):\s*(.*)$")
+_CHKCONFIG = re.compile(r"^#\s*(chkconfig|pidfile|processname|config|description):\s*(.*)$")
+_SHELL_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_PIDFILE = re.compile(r"(?:/var)?/run/[A-Za-z0-9_./@+-]+\.pid\b")
+_DAEMON_VARS = ("DAEMON", "DAEMON_PATH", "DAEMON_BIN", "EXEC", "BIN", "BINARY", "exec", "prog_path")
+_NOT_SCRIPTS = ("README", "skeleton", "functions", "rc", "rcS")
+
+
+def _expand(value, variables):
+    return _SHELL_VAR.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), value)
+
+
+def _logical_lines(text):
+    """Shell lines with backslash continuations joined."""
+    buf = ""
+    for n, line in _lines(text):
+        if line.endswith("\\") and not line.lstrip().startswith("#"):
+            buf += line[:-1] + " "
+            continue
+        yield buf + line
+        buf = ""
+    if buf:
+        yield buf
+
+
+def parse_init_scripts(files):
+    """SysV init scripts /etc/init.d/*; `files` is [(path, text)].
+
+    Returns [{"name", "file", "provides", "default_start", "default_stop", "description",
+    "daemons", "pidfiles"}]: the LSB header (or Red Hat's "# chkconfig: 2345 55 25" lines), and
+    what ties a running process to the script: the programs it starts (DAEMON=, exec=,
+    start-stop-daemon --exec/--startas and the paths after its "--") and the pid files it names,
+    with the script's own plain variables expanded ($NAME, ${PIDFILE}).  Helper files that are
+    not scripts (README, skeleton, functions, *.dpkg-*, .depend.*) are left out.
+    """
+    out = []
+    for path, text in files:
+        name = path.rsplit("/", 1)[-1]
+        if name in _NOT_SCRIPTS or name.startswith(".") or ".dpkg-" in name or name.endswith((".rpmnew", ".rpmsave", "~")):
+            continue
+        script = {"name": name, "file": path, "provides": [], "default_start": None, "default_stop": None,
+                  "description": None, "daemons": [], "pidfiles": []}
+        variables = {"NAME": name}
+        in_lsb = False
+        for line in _logical_lines(text):
+            stripped = line.strip()
+            if stripped.startswith("### BEGIN INIT INFO"):
+                in_lsb = True
+                continue
+            if stripped.startswith("### END INIT INFO"):
+                in_lsb = False
+                continue
+            m = _LSB_FIELD.match(stripped) if in_lsb else _CHKCONFIG.match(stripped)
+            if m:
+                key, value = m.group(1).lower(), m.group(2).strip()
+                if key == "provides":
+                    script["provides"] = value.split()
+                elif key == "default-start":
+                    script["default_start"] = value.split()
+                elif key == "default-stop":
+                    script["default_stop"] = value.split()
+                elif key in ("short-description", "description") and script["description"] is None:
+                    script["description"] = value
+                elif key == "chkconfig":
+                    levels = value.split()
+                    if levels and levels[0] != "-":
+                        script["default_start"] = list(levels[0])
+                elif key == "pidfile":
+                    script["pidfiles"].append(value)
+                elif key == "processname":
+                    script["daemons"].append(value)
+                continue
+            if stripped.startswith("#"):
+                continue
+            a = _ASSIGNMENT.match(line)
+            if a:
+                value = _expand(_unquote_shell(a.group(2)), variables)
+                variables.setdefault(a.group(1), value)  # the first value: later ones sit in branches
+                if a.group(1) in _DAEMON_VARS and value.startswith("/"):
+                    script["daemons"].append(value)
+                if a.group(1).upper().endswith("PIDFILE") and value.startswith("/"):
+                    script["pidfiles"].append(value)
+                continue
+            expanded = _expand(line, variables)
+            for found in _PIDFILE.findall(expanded):
+                script["pidfiles"].append(found)
+            if "start-stop-daemon" in expanded and ("--start" in expanded or " -S " in expanded):
+                words = expanded.replace("=", " ").split()
+                for i, word in enumerate(words):
+                    nxt = words[i + 1].strip("\"'") if i + 1 < len(words) else ""
+                    if word in ("--exec", "-x", "--startas", "-a") and nxt.startswith("/"):
+                        script["daemons"].append(nxt)
+                    elif word == "--":  # what the program runs: its first path (python3 -- /opt/app.py)
+                        script["daemons"].extend([x.strip("\"'") for x in words[i + 1:i + 4]
+                                                  if x.strip("\"'").startswith("/")][:1])
+                        break
+        for key in ("daemons", "pidfiles"):
+            unique = []
+            for value in script[key]:
+                if value not in unique and "$" not in value:
+                    unique.append(value)
+            script[key] = unique
+        out.append(script)
+    return out, []
+
+
+def parse_pid_files(files):
+    """Pid files /run/*.pid, /run/*/*.pid (and /var/run's); `files` is [(path, text)].
+
+    Returns [{"file", "name", "pid"}]: "name" is the file name without .pid; a file that does
+    not hold a process id is a warning.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        first = (text.strip().split() or [""])[0]
+        pid = _int(first)
+        if pid is None or pid <= 0:
+            w.add("%s: no process id in it: %s" % (path, _quote(text[:80])))
+            continue
+        base = path.rsplit("/", 1)[-1]
+        out.append({"file": path, "name": base[:-len(".pid")] if base.endswith(".pid") else base, "pid": pid})
+    return out, w.result()
+
+
 def _job_stanzas(text):
     """Logical stanza lines of an Upstart job file: comments dropped, (...) continuations joined."""
     buf = ""
@@ -1610,24 +1797,80 @@ def parse_dpkg_l(text):
 
 
 def parse_dpkg_query(text):
-    """`dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n'`.
+    """`dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\t${Priority}\\t${Essential}\\t${Section}\\t${Source}\\t${Pre-Depends}\\t${Depends}\\t${Provides}\\n'`.
 
-    Returns [{"name", "version", "arch", "want", "flag", "status"}] ("install ok installed"
-    splits into want, flag, status).
+    Returns [{"name", "version", "arch", "want", "flag", "status", "priority", "essential",
+    "section", "source", "dependents"}] ("install ok installed" splits into want, flag, status;
+    "source" is the source package's name, without the version dpkg adds when it differs;
+    "dependents" how many other installed packages name it, or a name it provides, in their
+    Pre-Depends or Depends, any alternative).  Two shapes a person captures by hand are read too:
+    the first four fields alone (migsnap 0.1), and plain `dpkg-query -W` ("name[:arch]<TAB>
+    version", no status: a package with a version is taken as installed).  Fields a shape lacks
+    are None.
     """
     w = _Warnings()
     out = []
+    relations = []  # (row index, names it depends on, names it provides)
     for n, line in _lines(text):
         if not line.strip():
             continue
         parts = line.split("\t")
-        status = parts[3].split() if len(parts) == 4 else []
-        if len(parts) != 4 or not parts[0] or len(status) != 3:
-            w.line(n, line)
+        if len(parts) == 2 and parts[0]:
+            name, _, arch = parts[0].partition(":")
+            version = parts[1].strip()
+            status = ["install", "ok", "installed" if version else "not-installed"]
+            parts = [name, version, arch, ""]
+        elif len(parts) in (4, 11):
+            status = parts[3].split()
+        else:
+            status = []
+        if not parts[0] or len(status) != 3:
+            w.line(n, line, "unrecognized line (expected the format of the dpkg-query entry, see "
+                            "migsnap.py --list, or plain dpkg-query -W)")
             continue
+        full = len(parts) == 11
         out.append({"name": parts[0], "version": parts[1], "arch": parts[2] or None,
-                    "want": status[0], "flag": status[1], "status": status[2]})
+                    "want": status[0], "flag": status[1], "status": status[2],
+                    "priority": (parts[4] or None) if full else None,
+                    "essential": (parts[5] == "yes") if full else None,
+                    "section": (parts[6] or None) if full else None,
+                    "source": (parts[7].split(" (")[0].strip() or parts[0]) if full else None,
+                    "dependents": None})
+        if full:
+            relations.append((len(out) - 1, _relation_names(parts[8] + "," + parts[9]), _relation_names(parts[10])))
+    _count_dependents(out, relations)
     return out, w.result()
+
+
+def _count_dependents(rows, relations):
+    """Sets each installed row's "dependents": how many other installed packages depend on it,
+    by its name or a name it provides (the shapes without Depends keep None)."""
+    installed = lambda row: row["status"] not in ("not-installed", "config-files")  # noqa: E731
+    providers = {}
+    for index, depends, provides in relations:
+        if installed(rows[index]):
+            for name in [rows[index]["name"]] + provides:
+                providers.setdefault(name, set()).add(rows[index]["name"])
+    users = {}
+    for index, depends, provides in relations:
+        if installed(rows[index]):
+            users.setdefault(rows[index]["name"], set())
+            for dep in depends:
+                for provider in providers.get(dep, ()):
+                    if provider != rows[index]["name"]:
+                        users.setdefault(provider, set()).add(rows[index]["name"])
+    for index, depends, provides in relations:
+        rows[index]["dependents"] = len(users.get(rows[index]["name"], ()))
+
+
+def _relation_names(field):
+    """ "libc6 (>= 2.14), debconf (>= 0.5) | debconf-2.0, perl:any" -> ["libc6", "debconf", "debconf-2.0", "perl"]."""
+    names = []
+    for alternative in re.split(r"[,|]", field):
+        name = alternative.strip().split(" ", 1)[0].split("(", 1)[0].split(":", 1)[0]
+        if name and name not in names:
+            names.append(name)
+    return names
 
 
 RPM_ARCHES = ("noarch", "x86_64", "i386", "i486", "i586", "i686", "athlon", "aarch64", "armv7hl",
@@ -1662,10 +1905,12 @@ def parse_rpm_qa(text):
 
 
 def parse_rpm_qf(text):
-    """`rpm -qa --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'`.
+    """`rpm -qa --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{INSTALLTID}\\n'`.
 
-    Returns [{"name", "epoch", "version", "release", "arch"}]; "(none)" becomes None (a line
-    with no name is a warning).
+    Returns [{"name", "epoch", "version", "release", "arch", "source_rpm", "transaction"}];
+    "(none)" becomes None (a line with no name is a warning).  "transaction" is the id of the
+    rpm transaction that installed the package (the packages of the first one are the installed
+    system).  The first five fields alone (older migsnap) are read too; the others are then None.
     """
     w = _Warnings()
     out = []
@@ -1673,11 +1918,12 @@ def parse_rpm_qf(text):
         if not line.strip():
             continue
         parts = line.split("\t")
-        if len(parts) != 5 or parts[0] in ("", "(none)"):
+        if len(parts) not in (5, 7) or parts[0] in ("", "(none)"):
             w.line(n, line)
             continue
-        parts = [None if p in ("(none)", "") else p for p in parts]
-        out.append({"name": parts[0], "epoch": parts[1], "version": parts[2], "release": parts[3], "arch": parts[4]})
+        parts = [None if p in ("(none)", "") else p for p in parts] + [None, None]
+        out.append({"name": parts[0], "epoch": parts[1], "version": parts[2], "release": parts[3], "arch": parts[4],
+                    "source_rpm": parts[5], "transaction": _int(parts[6])})
     return out, w.result()
 
 
@@ -1697,6 +1943,30 @@ def parse_apk_info(text):
             w.line(n, line)
             continue
         out.append({"name": m.group("name"), "version": m.group("version")})
+    return out, w.result()
+
+
+_APK_CONSTRAINT = re.compile(r"^(?P<name>[^<>=~@\s]+)(?P<rest>[<>=~@].*)?$")
+
+
+def parse_apk_world(text):
+    """/etc/apk/world (Alpine): the packages the admin asked for, one a line or space-separated,
+    each possibly with a version constraint or a repository tag ("nginx", "php8>=8.1", "foo@edge").
+
+    Returns [{"name", "spec"}] ("spec" is the word as written); a "!name" (must not be installed)
+    is not a package asked for and is left out.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        for word in line.split():
+            if word.startswith("!"):
+                continue
+            m = _APK_CONSTRAINT.match(word)
+            if not m:
+                w.line(n, line)
+                continue
+            out.append({"name": m.group("name"), "spec": word})
     return out, w.result()
 
 
@@ -1729,9 +1999,11 @@ def parse_apt_extended_states(text):
 def parse_listen_procs(text):
     """The procs entry: "pid<TAB>field<TAB>value" lines read from /proc/<pid> of listening processes.
 
-    Returns [{"pid", "exe", "comm", "ppid", "cgroup", "unit", "errors": [..]}]: "unit" is the
-    systemd service whose cgroup holds the process (None outside a .service), "exe" has a
-    " (deleted)" suffix removed (the binary was upgraded since the process started).
+    Returns [{"pid", "exe", "comm", "ppid", "cgroup", "unit", "cmdline", "errors": [..]}]: "unit"
+    is the systemd service whose cgroup holds the process (None outside a .service), "exe" has a
+    " (deleted)" suffix removed (the binary was upgraded since the process started), "cmdline"
+    is the list of its arguments (None when not read).  The parents of the listening processes
+    are listed too.
     """
     w = _Warnings()
     procs = {}
@@ -1747,7 +2019,7 @@ def parse_listen_procs(text):
         proc = procs.get(pid)
         if proc is None:
             proc = procs[pid] = {"pid": pid, "exe": None, "comm": None, "ppid": None, "cgroup": None,
-                                 "unit": None, "errors": []}
+                                 "unit": None, "cmdline": None, "errors": []}
             order.append(pid)
         field, value = parts[1], parts[2]
         if field == "exe":
@@ -1764,11 +2036,20 @@ def parse_listen_procs(text):
                 proc["cgroup"] = path
                 units = [c for c in path.split("/") if c.endswith(".service")]
                 proc["unit"] = units[-1] if units else None
+        elif field == "arg":
+            proc["cmdline"] = (proc["cmdline"] or []) + [_unescape_arg(value)]
         elif field == "error":
             proc["errors"].append(value)
         else:
             w.line(n, line, "unknown field")
+    for proc in procs.values():
+        while proc["cmdline"] and not proc["cmdline"][-1]:
+            proc["cmdline"].pop()  # a rewritten title padded with NULs (php-fpm: master process ...)
     return [procs[pid] for pid in order], w.result()
+
+
+def _unescape_arg(text):
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n"}.get(m.group(1), m.group(1)), text)
 
 
 def parse_dpkg_search(text):
@@ -1994,7 +2275,8 @@ def _normalize_services(parsed, init):
         if rec is None:
             rec = services[name] = {"name": name, "init": init_system, "unit": None, "running": None,
                                     "state": None, "enabled": None, "enabled_state": None,
-                                    "runlevels": {}, "targets": [], "sources": []}
+                                    "disabled_by": None, "daemons": None, "runlevels": {}, "targets": [],
+                                    "sources": []}
         if source not in rec["sources"]:
             rec["sources"].append(source)
         return rec
@@ -2005,12 +2287,33 @@ def _normalize_services(parsed, init):
     for step in order:
         step(parsed, svc)
     default_rl = init["default_runlevel"] or init["current_runlevel"]
+    switches = _default_switches(parsed) if init["active"] != "systemd" else {}
     for rec in services.values():
         if rec["enabled"] is None and default_rl and default_rl in rec["runlevels"]:
             rec["enabled"] = rec["runlevels"][default_rl] == "on"
+        if rec["init"] == "sysv" and rec["name"] in switches:
+            # the links are there, but the script reads its /etc/default file and does nothing
+            rec["disabled_by"] = switches[rec["name"]]
+            rec["enabled"] = False
+            rec["enabled_state"] = "off in " + switches[rec["name"]]
         rec["targets"].sort()
         rec["sources"].sort()
     return services
+
+
+_SWITCH = re.compile(r"(?:^|_)(?:ENABLED?|START|RUN)(?:_|$)")
+
+
+def _default_switches(parsed):
+    """{script name: "/etc/default/rsync: RSYNC_ENABLE=false"} for the /etc/default files that turn
+    their init script off (Debian's RSYNC_ENABLE=false, ENABLED=0, START=no ...)."""
+    found = {}
+    for f in _get(parsed, "etc-default", []):
+        for key in sorted(f["vars"]):
+            if _SWITCH.search(key) and f["vars"][key].strip().lower() in ("false", "no", "0", "off", "n"):
+                found[f["name"]] = "%s: %s=%s" % (f["file"], key, f["vars"][key])
+                break
+    return found
 
 
 def _svc_systemd(parsed, svc):
@@ -2059,10 +2362,13 @@ def _known(parsed):
 
 
 def _svc_sysv(parsed, svc):
+    texts = dict((s["name"], s) for s in _get(parsed, "init-scripts", []))
     for script in _get(parsed, "init-d", []):
         if script["target"] and script["target"].endswith("upstart-job"):
             continue  # an Upstart job's compatibility link, not a SysV script
-        svc(script["name"], "sysv", "init-d")
+        rec = svc(script["name"], "sysv", "init-d")
+        if script["name"] in texts:  # what it starts; nothing: a one-shot script (rmnologin, rc.local)
+            rec["daemons"] = texts[script["name"]]["daemons"] + texts[script["name"]]["pidfiles"]
     links = _get(parsed, "rc-links", [])
     for link in links:
         rec = svc(link["script"], "sysv", "rc-links")
@@ -2169,6 +2475,7 @@ def _normalize_ports(parsed):
     _ports_from_lsof(lsof, ports)
     procs = dict((p["pid"], p) for p in _get(parsed, "listen-procs", []))
     owners = exe_owners(parsed)
+    service_of = _process_services(parsed, procs)
     out = []
     for rec in ports.values():
         for p in rec["processes"]:
@@ -2177,10 +2484,67 @@ def _normalize_ports(parsed):
             p["exe"] = info.get("exe")
             p["unit"] = info.get("unit")
             p["package"] = owners.get(p["exe"]) if p["exe"] else None
+            p["service"] = service_of(p["pid"])
         rec["processes"].sort(key=lambda p: (p["pid"] is None, p["pid"]))
         out.append(rec)
     out.sort(key=lambda r: (r["protocol"], r["port"] or 0, r["bind"] or "", r["path"] or ""))
     return out
+
+
+def _process_services(parsed, procs):
+    """A function pid -> the service the process belongs to, or None.
+
+    Under systemd the process's cgroup names its unit.  Otherwise (SysV) the process or one of
+    its parents is found in a pid file that an init script names (or one named after the
+    script), or runs a program or script an init script starts (start-stop-daemon --exec, the
+    paths after its "--", DAEMON=); a program several scripts start decides nothing.
+    """
+    scripts = _get(parsed, "init-scripts", [])
+    names = set(s["name"] for s in scripts)
+    by_pidfile, by_program = {}, {}
+    for script in scripts:
+        for path in script["pidfiles"]:
+            by_pidfile.setdefault(_run_path(path), script["name"])
+        for path in script["daemons"]:
+            by_program.setdefault(path, set()).add(script["name"])
+    by_pid = {}
+    for f in _get(parsed, "pid-files", []):
+        owner = by_pidfile.get(_run_path(f["file"])) or (f["name"] if f["name"] in names else None)
+        if owner:
+            by_pid.setdefault(f["pid"], owner)
+
+    def one(proc):
+        if proc.get("unit") and proc["unit"].endswith(".service"):
+            return proc["unit"][:-len(".service")]
+        if proc["pid"] in by_pid:
+            return by_pid[proc["pid"]]
+        runs = [a for a in (proc.get("cmdline") or [])[1:] if a.startswith("/")]
+        if proc.get("exe") and not INTERPRETER.match(proc["exe"].rsplit("/", 1)[-1]):
+            runs.append(proc["exe"])  # an interpreter runs many scripts: its script decides
+        for path in runs:
+            owners = by_program.get(path) or ()
+            if len(owners) == 1:
+                return list(owners)[0]
+        return None
+
+    def service_of(pid):
+        seen = set()
+        while pid in procs and pid not in seen and len(seen) < 16:
+            seen.add(pid)
+            found = one(procs[pid])
+            if found:
+                return found
+            pid = procs[pid].get("ppid")
+        return None
+    return service_of
+
+
+# Programs that run other programs' code: the script they run, not the program, names the service.
+INTERPRETER = re.compile(r"^(?:python|perl|ruby|node|nodejs|java|php|php-cgi|lua|tclsh|sh|bash|dash|ksh|busybox)[\d.]*$")
+
+
+def _run_path(path):
+    return path[len("/var"):] if path.startswith("/var/run/") else path
 
 
 def exe_owners(parsed):
@@ -2262,6 +2626,15 @@ def _ports_from_lsof(lsof, ports):
                 rec["processes"].append({"name": row["command"], "pid": row["pid"], "user": row["user"]})
 
 
+def _srpm_name(srpm):
+    """ "openssh-7.4p1-21.el7.src.rpm" -> "openssh"."""
+    if not srpm:
+        return None
+    base = re.sub(r"\.(?:no)?src\.rpm$", "", srpm)
+    parts = base.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[0] else None
+
+
 def split_dpkg_version(version):
     """ "1:8.4p1-5+deb11u3" -> ("1", "8.4p1", "5+deb11u3"); no epoch / revision gives None."""
     epoch, sep, rest = version.partition(":")
@@ -2281,15 +2654,26 @@ def _normalize_packages(parsed):
     # native arch); a package it does not list was asked for by name
     auto = set(p["name"] for p in apt or [] if p["auto"])
 
-    def add(manager, name, epoch, version, release, arch, status, source):
+    # apk's world file lists what the admin asked for; everything else came as a dependency
+    world = set(p["name"] for p in _get(parsed, "apk-world", []))
+
+    def add(manager, name, epoch, version, release, arch, status, source, **facts):
         how = (name in auto) if manager == "dpkg" and apt else None
-        out.append({"manager": manager, "name": name, "epoch": epoch, "version": version,
-                    "release": release, "arch": arch, "status": status, "auto": how, "source": source})
+        if manager == "apk" and world:
+            how = name not in world
+        record = {"manager": manager, "name": name, "epoch": epoch, "version": version,
+                  "release": release, "arch": arch, "status": status, "auto": how, "source": source,
+                  "source_package": None, "priority": None, "essential": None, "section": None,
+                  "transaction": None, "dependents": None}
+        record.update(facts)
+        out.append(record)
 
     if _get(parsed, "dpkg-query"):
         for p in parsed["dpkg-query"]:
             if p["status"] != "not-installed":
-                add("dpkg", p["name"], *(split_dpkg_version(p["version"]) + (p["arch"], p["status"], "dpkg-query")))
+                add("dpkg", p["name"], *(split_dpkg_version(p["version"]) + (p["arch"], p["status"], "dpkg-query")),
+                    source_package=p.get("source"), priority=p.get("priority"), essential=p.get("essential"),
+                    section=p.get("section"), dependents=p.get("dependents"))
     else:
         for p in _get(parsed, "dpkg-l", []):
             if p["status"] != "not-installed":
@@ -2297,7 +2681,8 @@ def _normalize_packages(parsed):
                 add("dpkg", name, *(split_dpkg_version(p["version"]) + (p["arch"] or arch or None, p["status"], "dpkg-l")))
     rpm_source = "rpm-qa-qf" if _get(parsed, "rpm-qa-qf") else "rpm-qa"
     for p in _get(parsed, rpm_source, []):
-        add("rpm", p["name"], p["epoch"], p["version"], p["release"], p["arch"], "installed", rpm_source)
+        add("rpm", p["name"], p["epoch"], p["version"], p["release"], p["arch"], "installed", rpm_source,
+            source_package=_srpm_name(p.get("source_rpm")), transaction=p.get("transaction"))
     for p in _get(parsed, "apk-info", []):
         version, _, release = p["version"].rpartition("-")
         add("apk", p["name"], None, version, release, None, "installed", "apk-info")

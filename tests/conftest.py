@@ -17,6 +17,16 @@ SAMPLES = REPO / "sample_bundles"
 SHARED = Path(os.environ.get("MIGDIFF_SHARED", REPO.parent / "shared"))
 
 
+def glob_fixture_files(capture, folder: Path) -> list[tuple[str, bytes]]:
+    """The files of a glob entry's fixture folder as the parser gets them, [(host path, bytes)]: a
+    folder that mirrors the host's tree (init-scripts.out/etc/init.d/cron) gives each file's own
+    path; a flat one (upstart-jobs.out/ssh.conf) puts its files in the pattern's directory."""
+    if any(p.is_dir() for p in folder.iterdir()):
+        return [("/" + str(p.relative_to(folder)), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+    where = os.path.dirname(capture.source[0])
+    return [(f"{where}/{p.name}", p.read_bytes()) for p in sorted(folder.iterdir())]
+
+
 def run_collector(outdir: Path, *args: str, python: str = sys.executable, env: dict | None = None,
                   timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([python, str(COLLECTOR), "-o", str(outdir), *args], capture_output=True, text=True,
@@ -68,3 +78,44 @@ def sample_pair() -> tuple[Path, Path]:
     if not sysv or not systemd:
         pytest.fail("sample_bundles/ lacks the SysV and systemd bundles (see sample_bundles/README.md)")
     return sysv[0], systemd[0]
+
+
+SCENARIOS = REPO / "tests" / "scenarios" / "bundles"
+
+
+@pytest.fixture(scope="session")
+def gaps_pair() -> tuple[Path, Path]:
+    """An application server (SysV Debian 11) and a systemd Debian 12 target with deliberate gaps."""
+    return SCENARIOS / "app11.tgz", SCENARIOS / "app12gaps.tgz"
+
+
+@pytest.fixture(scope="session")
+def full_pair() -> tuple[Path, Path]:
+    """The same source, and a target the workload was migrated to completely."""
+    return SCENARIOS / "app11.tgz", SCENARIOS / "app12full.tgz"
+
+
+def diff_json(a: Path, b: Path, *extra: object) -> dict:
+    """`migdiff diff A B --format json` through the CLI, parsed."""
+    from typer.testing import CliRunner
+
+    from migdiff.cli import app
+    result = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", "json", *map(str, extra)])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def by_key(report: dict, section: str) -> dict[str, list[dict]]:
+    """A JSON diff's changes of one section, by key."""
+    out: dict[str, list[dict]] = {}
+    for c in report["changes"]:
+        if c["section"] == section:
+            out.setdefault(c["key"], []).append(c)
+    return out
+
+
+def snapshot_of(path: Path):
+    """A bundle's typed snapshot, opened as migdiff opens it."""
+    from migdiff.host import opened_hosts
+    with opened_hosts([str(path)]) as (host,):
+        return host.snapshot

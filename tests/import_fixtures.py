@@ -29,11 +29,12 @@ def main(argv: list[str]) -> int:
             files = [f for f in entry["files"] if f["role"] in ("stdout", "file") and f["size"]]
             if not files:
                 continue
-            if entry["kind"] == "glob":
+            if entry["kind"] == "glob":  # a folder mirroring the host's tree: raw/<id>/<path> -> <id>.out/<path>
                 folder = target / f"{entry['id']}.out"
-                folder.mkdir(exist_ok=True)
                 for f in files:
-                    (folder / Path(f["name"]).name).write_bytes(tar.extractfile(members[f["name"]]).read())
+                    dest = folder / f["path"].lstrip("/")
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(tar.extractfile(members[f["name"]]).read())
             else:
                 (target / f"{entry['id']}.out").write_bytes(tar.extractfile(members[files[0]["name"]]).read())
             print(f"{system}/{entry['id']}.out")

@@ -43,9 +43,15 @@ spec demo-kernel "" 3.10.0 1160.el7 x86_64
 spec demo-snapshot "" 1.0~rc1 1 noarch
 spec demo-post "" 1.0^git1 2 x86_64
 rpm --root "$W/root" --initdb
-rpm --root "$W/root" -i --nodeps --ignorearch "$W"/top/RPMS/*/*.rpm 2>/dev/null
+# Two transactions, as a host has: the installed system, then what an admin added a second later
+# (INSTALLTID is the transaction's start in seconds).
+rpm --root "$W/root" -i --nodeps --ignorearch $(ls "$W"/top/RPMS/*/*.rpm | grep -v -e demo-httpd -e demo-post) 2>/dev/null
+sleep 1.1
+rpm --root "$W/root" -i --nodeps --ignorearch "$W"/top/RPMS/*/demo-httpd-*.rpm "$W"/top/RPMS/*/demo-post-*.rpm 2>/dev/null
 LC_ALL=C rpm --root "$W/root" -qa > "$OUT/rpm-qa.out"
-LC_ALL=C rpm --root "$W/root" -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' > "$OUT/rpm-qa-qf.out"
+# the query format of the collector's own table, not a copy of it
+QF=$(cd "$(dirname "$0")/../snapshot" && python3 -c 'import migsnap; print(migsnap.capture_by_id("rpm-qa-qf").source[3])')
+LC_ALL=C rpm --root "$W/root" -qa --qf "$QF" > "$OUT/rpm-qa-qf.out"
 # as the collector's listen-rpm-qf entry asks about the executables of listening processes
 LC_ALL=C rpm --root "$W/root" -qf --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n' \
   /usr/sbin/demo-httpd /usr/sbin/demo-sshd /usr/bin/env > "$OUT/listen-rpm-qf.out" || true  # env: in no package here

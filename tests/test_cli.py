@@ -177,7 +177,7 @@ def test_diff_formats_and_output_file(host_bundle: Path, tmp_path: Path, sample_
     report = json.loads((tmp_path / "d.json").read_text())
     errors = list(schema.validator("diff").iter_errors(report))
     assert not errors, errors[:3]
-    assert report["format"] == "migdiff-diff" and report["format_version"] == 1
+    assert report["format"] == "migdiff-diff" and report["format_version"] == 2
     assert {c["section"] for c in report["changes"]} >= {"services", "ports", "packages"}
     md = run("diff", a, b, "--format", "markdown")
     assert md.exit_code == 1 and md.stdout.startswith("# migdiff: ") and "| section |" in md.stdout

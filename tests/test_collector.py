@@ -38,10 +38,13 @@ def test_list_prints_the_table_and_runs_nothing(tmp_path: Path) -> None:
     assert "ss -nlpaxtudw" in proc.stdout and "/etc/rc[0-6S].d/*" in proc.stdout
     # every kind of entry shows its source as written: a command line, a path, paths, a pattern
     sources = {line.split()[0]: line.split(None, 4)[4] for line in lines[1:]}
-    assert sources["dpkg-query"] == "dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\n'"
+    assert sources["dpkg-query"] == ("dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${Status}\\t"
+                                     "${Priority}\\t${Essential}\\t${Section}\\t${Source}\\t${Pre-Depends}\\t"
+                                     "${Depends}\\t${Provides}\\n'")
     assert sources["os-release"] == "/etc/os-release"
     assert sources["upstart-jobs"] == "/etc/init/*.conf /etc/init/*.override"
-    assert sources["listen-procs"] == "/proc/<each listening pid>/{exe,comm,stat,cgroup}"
+    assert sources["listen-procs"] == "/proc/<each listening pid, and its parents>/{exe,comm,stat,cgroup,cmdline}"
+    assert sources["pid-files"] == "/run/*.pid /run/*/*.pid /var/run/*.pid /var/run/*/*.pid"
     assert list(tmp_path.iterdir()) == []
 
 

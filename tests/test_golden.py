@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 
 import migsnap
-from conftest import FIXTURES
+from conftest import FIXTURES, glob_fixture_files
 
 CASES = sorted(FIXTURES.glob("*/*.out"))
 
 
 def parser_input(capture: migsnap.Capture, path: Path):
     if capture.kind == migsnap.GLOB:
-        where = os.path.dirname(capture.source[0])
-        return [(f"{where}/{p.name}", migsnap.to_text(p.read_bytes())) for p in sorted(path.iterdir())]
+        return [(name, migsnap.to_text(data)) for name, data in glob_fixture_files(capture, path)]
     return migsnap.to_text(path.read_bytes())
 
 
@@ -62,9 +61,20 @@ for folder in sorted(os.listdir(sys.argv[2])):
         capture = migsnap.capture_by_id(name[:-4])
         path = os.path.join(base, name)
         if capture.kind == migsnap.GLOB:
-            where = os.path.dirname(capture.source[0])
-            arg = [(where + "/" + f, migsnap.to_text(open(os.path.join(path, f), "rb").read()))
-                   for f in sorted(os.listdir(path))]
+            nested = [f for f in os.listdir(path) if os.path.isdir(os.path.join(path, f))]
+            if nested:  # a folder mirroring the host's tree: each file under its own path
+                arg = []
+                for top, dirs, names in sorted(os.walk(path)):
+                    dirs.sort()
+                    for f in sorted(names):
+                        full = os.path.join(top, f)
+                        arg.append(("/" + os.path.relpath(full, path),
+                                    migsnap.to_text(open(full, "rb").read())))
+                arg.sort()
+            else:
+                where = os.path.dirname(capture.source[0])
+                arg = [(where + "/" + f, migsnap.to_text(open(os.path.join(path, f), "rb").read()))
+                       for f in sorted(os.listdir(path))]
         else:
             arg = migsnap.to_text(open(path, "rb").read())
         data, warnings = migsnap.run_parser(capture, arg)

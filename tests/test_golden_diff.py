@@ -13,18 +13,19 @@ from typer.testing import CliRunner
 from migdiff.cli import app
 
 GOLDEN = Path(__file__).resolve().parent / "golden_diff"
-FORMATS = {"text": "sysv11-to-systemd12.txt", "json": "sysv11-to-systemd12.json",
-           "markdown": "sysv11-to-systemd12.md", "csv": "sysv11-to-systemd12.csv",
-           "html": "sysv11-to-systemd12.html"}
+FORMATS = {"text": "txt", "json": "json", "markdown": "md", "csv": "csv", "html": "html"}
+# the sample pair in every format; the labelled application pair (tests/scenarios/) as a person reads it
+CASES = [("sysv11-to-systemd12", fmt) for fmt in FORMATS] + [("app11-to-app12gaps", "text"),
+                                                              ("app11-to-app12gaps", "markdown")]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_sample_diff_matches_golden(fmt: str, sample_pair) -> None:
-    a, b = sample_pair
+@pytest.mark.parametrize("name,fmt", CASES, ids=[f"{n}-{f}" for n, f in CASES])
+def test_diff_matches_golden(name: str, fmt: str, sample_pair, gaps_pair) -> None:
+    a, b = sample_pair if name == "sysv11-to-systemd12" else gaps_pair
     result = CliRunner().invoke(app, ["diff", str(a), str(b), "--format", fmt, "--width", "100"],
                                 env={"NO_COLOR": "1", "COLUMNS": "100"})
     assert result.exit_code == 1, result.output
-    expected = GOLDEN / FORMATS[fmt]
+    expected = GOLDEN / f"{name}.{FORMATS[fmt]}"
     if os.environ.get("MIGDIFF_REGEN"):
         expected.write_text(result.stdout)
     assert result.stdout == expected.read_text()

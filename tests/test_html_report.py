@@ -41,8 +41,8 @@ class Tags(HTMLParser):
                 self.urls.append(value)
 
 
-def test_the_file_is_self_contained_and_works_without_script(sample_pair, tmp_path: Path) -> None:
-    page = html_report(*sample_pair, tmp_path / "r.html")
+def test_the_file_is_self_contained_and_works_without_script(gaps_pair, tmp_path: Path) -> None:
+    page = html_report(*gaps_pair, tmp_path / "r.html")
     tags = Tags()
     tags.feed(page)
     assert all(url.startswith("#") for url in tags.urls), [u for u in tags.urls if not u.startswith("#")]
@@ -52,11 +52,14 @@ def test_the_file_is_self_contained_and_works_without_script(sample_pair, tmp_pa
     # without JS everything is there: the verdict first, blockers, every section, identical rows in a <details>
     text = re.sub(r"<[^>]+>", " ", page)
     assert text.index("NOT READY") < text.index("Blockers") < text.index("Warnings")
-    assert "apache2: running and enabled on source, absent on target" in text
-    assert page.count("<details>") >= 4 and "<summary>Show the" in page
+    assert "memcached: running and enabled on source, absent on target" in text
+    assert "install and enable it on target" in text and "service-missing" in text, "why, and what to do"
+    assert text.index("Other differences, by kind") < text.index('packages upgraded within their release series')
+    assert page.count("<details>") >= 6 and "<summary>Show the" in page, "other differences and identical rows"
+    assert "Show the 229 other differences" in page
     assert '<th scope="col">Source</th>' in page and "<caption>" in page
     assert "@media print" in page
-    assert "How complete the data is" in page and "migsnap 0.1.0" in page
+    assert "How complete the data is" in page and "migsnap 0.2.0" in page
 
 
 def test_show_html_is_the_requirement_list(sample_pair, tmp_path: Path) -> None:
@@ -67,14 +70,15 @@ def test_show_html_is_the_requirement_list(sample_pair, tmp_path: Path) -> None:
     assert "Requirements" in page and "tcp/*:80" in page and "apache2-bin" in page and 'id="filter-packages"' in page
 
 
-def test_csv_is_one_row_per_change(sample_pair) -> None:
+def test_csv_is_one_row_per_change(gaps_pair) -> None:
     import csv
     import io
-    result = CliRunner().invoke(app, ["diff", *map(str, sample_pair), "--format", "csv"])
+    result = CliRunner().invoke(app, ["diff", *map(str, gaps_pair), "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    report = json.loads(CliRunner().invoke(app, ["diff", *map(str, sample_pair), "--format", "json"]).stdout)
+    report = json.loads(CliRunner().invoke(app, ["diff", *map(str, gaps_pair), "--format", "json"]).stdout)
     assert len(rows) == sum(1 for c in report["changes"] if not c["ignored"] and c["kind"] != "identical")
-    assert rows[0]["severity"] == "blocker" and set(rows[0]) >= {"section", "key", "severity", "kind", "source", "target"}
+    assert set(rows[0]) >= {"section", "key", "severity", "reason", "kind", "source", "target", "hint"}
+    assert rows[0]["severity"] == "blocker" and rows[0]["reason"] == "service-missing" and rows[0]["hint"]
 
 
 # --- in a real browser -------------------------------------------------------------------------------
@@ -117,15 +121,15 @@ def visible_rows(driver, section: str) -> int:
 
 
 @needs_browser
-def test_in_chromium_the_verdict_and_a_blocker_show_and_the_filter_narrows(browser, sample_pair, tmp_path: Path) -> None:
+def test_in_chromium_the_verdict_and_a_blocker_show_and_the_filter_narrows(browser, gaps_pair, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     page = tmp_path / "report.html"
-    html_report(*sample_pair, page)
+    html_report(*gaps_pair, page)
     browser.get_log("performance")  # start from a clean log
     browser.get(page.as_uri())
     verdict = browser.find_element(By.CSS_SELECTOR, "h1")
     assert verdict.text == "NOT READY" and verdict.is_displayed() and verdict.location["y"] < 100
-    blocker = browser.find_element(By.PARTIAL_LINK_TEXT, "apache2: running and enabled on source")
+    blocker = browser.find_element(By.PARTIAL_LINK_TEXT, "memcached: running and enabled on source")
     assert blocker.is_displayed()
     shot = tmp_path / "report.png"
     browser.save_screenshot(str(shot))

@@ -276,7 +276,8 @@ def test_table_covers_the_fixtures():
     for pattern, capture_id, _, _ in TABLE:
         assert _files(pattern), "no jc file matches %s" % pattern
         assert migsnap.capture_by_id(capture_id).parser.startswith("parse_")
-    assert len(seen) == 45
+    # ../shared grows (47 files by December 2026): fewer than the 45 first covered means lost coverage
+    assert len(seen) >= 45
 
 
 @pytest.mark.parametrize("rel, capture_id, ours, theirs", CASES)

@@ -52,7 +52,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import migsnap
-from conftest import COLLECTOR, FIXTURES, REPO
+from conftest import COLLECTOR, FIXTURES, REPO, glob_fixture_files
 
 # ---------------------------------------------------------------------------
 # Settings
@@ -76,7 +76,7 @@ for _c in CAPTURES:
     IDS_BY_PARSER[_c.parser].append(_c.id)
 PARSERS = sorted(IDS_BY_PARSER)
 GLOB_PARSERS = sorted({c.parser for c in CAPTURES if c.kind == migsnap.GLOB})
-GLOB_DIR = os.path.dirname([c for c in CAPTURES if c.kind == migsnap.GLOB][0].source[0])  # "/etc/init"
+GLOB_DIR = os.path.dirname([c for c in CAPTURES if c.kind == migsnap.GLOB][0].source[0])  # "/etc/init.d"
 MORE = re.compile(r"^(\d+) more warnings not shown$")
 
 
@@ -91,8 +91,7 @@ def _fixtures():
         if capture is None:
             continue
         if capture.kind == migsnap.GLOB:
-            where = os.path.dirname(capture.source[0])
-            files = [(where + "/" + p.name, p.read_bytes()) for p in sorted(path.iterdir())]
+            files = glob_fixture_files(capture, path)
             whole[capture.parser].append(files)
             flat[capture.parser].extend(data for _, data in files)
         else:

@@ -8,14 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 import migsnap
-from conftest import FIXTURES, SHARED
+from conftest import FIXTURES, SHARED, by_key, diff_json, snapshot_of
 from migdiff import names as names_map
 from migdiff import schema
 from migdiff.attribution import attribute
 from migdiff.changes import HostRef
 from migdiff.cli import app
 from migdiff.compare import compare
-from migdiff.host import opened_hosts
 from migdiff.models import Snapshot
 from migdiff.verdict import judge, load_rules
 
@@ -26,64 +25,77 @@ def run(*args: object, env: dict | None = None):
     return runner.invoke(app, [str(a) for a in args], env=env)
 
 
-def diff_json(a: Path, b: Path, *extra: object) -> dict:
-    result = run("diff", a, b, "--format", "json", *extra)
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout)
-
-
-def by_key(report: dict, section: str) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for c in report["changes"]:
-        if c["section"] == section:
-            out.setdefault(c["key"], []).append(c)
-    return out
-
-
 # --- the sample pair: a SysV Debian 11 host and its systemd Debian 12 replacement -------------------
 
-def test_the_report_opens_with_the_verdict_and_blockers(sample_pair) -> None:
-    result = run("diff", *sample_pair, "--width", "160", env={"NO_COLOR": "1"})
+def test_the_report_opens_with_the_verdict_and_blockers(gaps_pair) -> None:
+    result = run("diff", *gaps_pair, "--width", "200", env={"NO_COLOR": "1"})
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("NOT READY: ") and " blockers" in lines[0]
+    assert lines[0].startswith("NOT READY: 2 blockers, ") and " warnings" in lines[0]
     blockers = lines[lines.index("Blockers") + 1:lines.index("Warnings") - 1]
-    apache = [line for line in blockers if "services: apache2:" in line]
-    assert apache and "serves tcp/*:80" in apache[0] and "package apache2-bin" in apache[0]
-    assert any("services: rsyslog:" in line and "package rsyslog" in line for line in blockers)
+    memcached = [line for line in blockers if "services: memcached:" in line]
+    assert memcached and "serves tcp/127.0.0.1:11211" in memcached[0] and "[service-missing]" in memcached[0]
+    assert "install and enable it on target" in memcached[0], "a blocker says what to do"
+    myapp = [line for line in blockers if "services: myapp:" in line]
+    assert myapp and "serves tcp/*:8080" in myapp[0]
     assert all(not line.startswith("  + ") for line in blockers), "extra on target is never a blocker"
+    summary = lines[lines.index("Other differences, by kind (every one with --all)") + 1:]
+    assert any("packages upgraded within their release series" in line for line in summary)
+    assert not any(line.startswith("Other differences: packages") for line in lines), "details only with --all"
+    full = run("diff", *gaps_pair, "--all", "--width", "200", env={"NO_COLOR": "1"}).stdout
+    assert "Other differences: packages" in full and "= cron: running and enabled on both" in full
 
 
 def test_severities_on_the_sample_pair(sample_pair) -> None:
     report = diff_json(*sample_pair)
-    assert report["judgement"]["verdict"] == "NOT READY"
+    assert report["judgement"]["verdict"] == "READY WITH WARNINGS"
     services, ports, packages = by_key(report, "services"), by_key(report, "ports"), by_key(report, "packages")
-    assert services["apache2"][0]["severity"] == "blocker"
-    assert services["apache2"][0]["attribution"]["ports"] == ["tcp/*:80"]
-    assert services["nginx"][0]["severity"] == "info" and services["nginx"][0]["kind"] == "only-in-target"
-    assert ports["tcp/*:80"][0]["severity"] == "warning"  # another program serves it
+    swap = services["apache2 = nginx"][0]
+    assert (swap["field"], swap["severity"], swap["reason"], swap["role"]) == \
+        ("replaced-by", "warning", "role-swapped", "web-server")
+    assert "virtual hosts" in swap["hint"]
+    assert ports["tcp/*:80"][0]["severity"] == "info" and ports["tcp/*:80"][0]["reason"] == "role-swapped"
     bind = ports["tcp/127.0.0.1:3306 = tcp/*:3306"][0]
-    assert bind["pair"]["how"] == "wider-bind" and bind["severity"] == "warning"
+    assert bind["pair"]["how"] == "wider-bind" and bind["severity"] == "warning" and bind["reason"] == "exposed-port"
+    assert "tcp/*:3306" not in ports, "the wildcard socket is the bind change, not a new listener too"
+    rsyslog = services["rsyslog"][0]
+    assert rsyslog["pair"]["how"] == "built-in" and rsyslog["pair"]["target"] == "systemd-journald"
+    assert rsyslog["severity"] == "warning" and rsyslog["reason"] == "role-builtin"
     openssh = packages["dpkg:openssh-server:amd64"][0]
-    assert openssh["movement"] == "upgraded" and openssh["severity"] == "info"
+    assert openssh["movement"] == "upgraded" and openssh["new_series"] is True
+    assert openssh["severity"] == "warning" and openssh["reason"] == "new-series", "8.4 to 9.2 of what serves :22"
     assert packages["dpkg:cron:amd64"][0]["movement"] == "repackaged"  # 3.0pl1-137 -> 3.0pl1-162
-    assert packages["dpkg:apache2:amd64"][0]["severity"] == "blocker"
-    assert packages["dpkg:apache2-bin:amd64"][0]["severity"] == "warning", "auto-installed: follows apache2"
+    assert packages["dpkg:cron:amd64"][0]["severity"] == "info"
+    assert packages["dpkg:apache2:amd64"][0]["reason"] == "follows-service", "judged by its service"
+    assert packages["dpkg:apache2-bin:amd64"][0]["severity"] == "info"
     libssl = packages["dpkg:libssl1.1:amd64 = dpkg:libssl3:amd64"][0]
-    assert libssl["pair"]["how"] == "library-soname"
+    assert libssl["pair"]["how"] == "library-soname" and libssl["severity"] == "info"
+    assert packages["dpkg:gcc-10-base:amd64 = dpkg:gcc-12-base:amd64"][0]["pair"]["how"] == "successor"
+    assert packages["dpkg:libprocps8:amd64 = dpkg:libproc2-0:amd64"][0]["pair"]["how"] == "successor", \
+        "renamed within its source package"
     provided = packages["dpkg:mariadb-server-10.5:amd64"][0]
     assert provided["pair"] == {"source": "mariadb-server-10.5", "target": "mariadb-server", "function": "mysql",
                                 "how": "provided-by"} and provided["severity"] == "info"
+    mariadb = packages["dpkg:mariadb-server-core-10.5:amd64 = dpkg:mariadb-server-core:amd64"][0]
+    assert mariadb["severity"] == "warning" and mariadb["role"] == "database", "10.5 to 10.11 holds data"
+    assert packages["dpkg:mariadb-server:all = dpkg:mariadb-server:amd64"][-1]["reason"] == "covered"
+    assert packages["dpkg:lsb-base:all"][0]["installed_as"] == "dependency", "pulled in by debootstrap"
+    assert packages["dpkg:gcc-9-base:amd64"][0]["installed_as"] == "base"
     init = by_key(report, "init")
-    assert init["active"][0]["severity"] == "warning" and init["default_boot"][0]["severity"] == "warning"
+    assert init["active"][0]["severity"] == "warning"
+    assert init["default_boot"][0]["severity"] == "info", "graphical.target starts all multi-user.target does"
     assert by_key(report, "system")["hostname"][0]["ignored"].startswith("identity")
+    assert report["judgement"]["blocker"] == 0 and report["judgement"]["evidence"] == []
 
 
 def test_reverse_direction_reports_downgrades(sample_pair) -> None:
     report = diff_json(sample_pair[1], sample_pair[0])
     openssh = by_key(report, "packages")["dpkg:openssh-server:amd64"][0]
     assert openssh["movement"] == "downgraded" and openssh["severity"] == "warning"
-    assert by_key(report, "services")["nginx"][0]["severity"] == "blocker"
+    assert openssh["reason"] == "downgraded"
+    memcached = by_key(report, "services")["memcached"][0]
+    assert memcached["severity"] == "blocker" and memcached["reason"] == "service-missing"
+    assert by_key(report, "services")["nginx = apache2"][0]["reason"] == "role-swapped"
 
 
 def test_json_report_follows_its_schema(sample_pair) -> None:
@@ -94,11 +106,6 @@ def test_json_report_follows_its_schema(sample_pair) -> None:
 
 
 # --- attribution --------------------------------------------------------------------------------------
-
-def snapshot_of(path: Path) -> Snapshot:
-    with opened_hosts([str(path)]) as (host,):
-        return host.snapshot
-
 
 def test_ports_are_tied_to_service_and_package(sample_pair) -> None:
     names = names_map.load()
@@ -193,19 +200,36 @@ def test_ubuntu_and_centos_systemd_hosts_pair_ssh_with_sshd() -> None:
 
 # --- expected differences, names of your own, exit codes ------------------------------------------------
 
-def test_an_ignore_file_sets_changes_aside_with_their_reason(sample_pair, tmp_path: Path) -> None:
+def test_an_ignore_file_sets_changes_aside_with_their_reason(gaps_pair, tmp_path: Path) -> None:
     rules = tmp_path / "ignore.toml"
-    rules.write_text('[services]\n"apache2" = "nginx replaces it on purpose"\n'
-                     '[packages]\n"apache2*" = "nginx replaces it on purpose"\n')
-    plain = diff_json(*sample_pair)
-    report = diff_json(*sample_pair, "--ignore", rules)
-    apache = by_key(report, "services")["apache2"][0]
-    assert apache["ignored"].startswith("nginx replaces it on purpose") and str(rules) in apache["ignored"]
-    assert report["judgement"]["blocker"] < plain["judgement"]["blocker"]
+    rules.write_text('[services]\n"memcached" = "the cache moves to its own host"\n'
+                     '[packages]\n"reason:new-series" = "every upgrade was tested in staging"\n')
+    plain = diff_json(*gaps_pair)
+    report = diff_json(*gaps_pair, "--ignore", rules)
+    memcached = by_key(report, "services")["memcached"][0]
+    assert memcached["ignored"].startswith("the cache moves to its own host") and str(rules) in memcached["ignored"]
+    assert report["judgement"]["blocker"] == plain["judgement"]["blocker"] - 1
     assert report["judgement"]["ignored"] > plain["judgement"]["ignored"]
-    text = run("diff", *sample_pair, "--ignore", rules, "--show-ignored", env={"NO_COLOR": "1"}).stdout
-    assert "Set aside as expected" in text and "nginx replaces it on purpose" in text
-    assert "nginx replaces it on purpose" not in run("diff", *sample_pair, "--ignore", rules).stdout
+    upgrades = [c for c in report["changes"] if c["reason"] == "new-series"]
+    assert upgrades and all(c["ignored"].startswith("every upgrade was tested") for c in upgrades), \
+        "a rule can name a reason code"
+    text = run("diff", *gaps_pair, "--ignore", rules, "--show-ignored", env={"NO_COLOR": "1"}).stdout
+    assert "Set aside as expected" in text and "the cache moves to its own host" in text
+    assert "the cache moves to its own host" not in run("diff", *gaps_pair, "--ignore", rules).stdout
+
+
+def test_a_services_rule_covers_the_runlevels_of_a_paired_service(sample_pair, full_pair, tmp_path: Path) -> None:
+    """rc.local and rc-local (or apache2 and httpd) are one service, keyed by both names in the
+    services and runlevels sections alike: a rule on either name covers both."""
+    rules = tmp_path / "ignore.toml"
+    rules.write_text('[services]\n"rc.local" = "nothing in /etc/rc.local"\n')
+    report = diff_json(*sample_pair, "--ignore", rules)
+    levels = by_key(report, "runlevels")["rc.local = rc-local"][0]
+    assert levels["ignored"].startswith("nothing in /etc/rc.local")
+    assert by_key(report, "services")["rc.local = rc-local"][0]["ignored"].startswith("nothing in")
+    mapped = by_key(diff_json(*full_pair, "--all"), "runlevels")
+    assert mapped["php7.4-fpm = php8.2-fpm"][0]["kind"] == "identical", "runlevels 2345 = multi-user.target"
+    assert mapped["myapp"][0]["kind"] == "identical", "a script in 2345 and a unit of multi-user.target"
 
 
 def test_default_ignore_file_location(sample_pair, tmp_path: Path) -> None:
@@ -234,14 +258,16 @@ def test_a_bad_ignore_file_is_one_line_and_exit_2(sample_pair, tmp_path: Path, c
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_fail_on_levels(sample_pair, tmp_path: Path) -> None:
-    assert run("diff", *sample_pair, "--fail-on", "blocker").exit_code == 1
+def test_fail_on_levels(sample_pair, gaps_pair, tmp_path: Path) -> None:
+    assert run("diff", *gaps_pair, "--fail-on", "blocker").exit_code == 1
+    assert run("diff", *sample_pair, "--fail-on", "blocker").exit_code == 0, "warnings only"
+    assert run("diff", *sample_pair, "--fail-on", "warning").exit_code == 1
     rules = tmp_path / "all.toml"
     rules.write_text('[services]\n"*" = "reviewed"\n[packages]\n"*" = "reviewed"\n[ports]\n"*" = "reviewed"\n'
                      '[runlevels]\n"*" = "reviewed"\n')
-    assert run("diff", *sample_pair, "--ignore", rules, "--fail-on", "blocker").exit_code == 0
-    assert run("diff", *sample_pair, "--ignore", rules, "--fail-on", "warning").exit_code == 1  # init changes
-    assert run("diff", *sample_pair, "--ignore", rules).exit_code == 1  # any: diff(1)
+    assert run("diff", *gaps_pair, "--ignore", rules, "--fail-on", "blocker").exit_code == 0
+    assert run("diff", *gaps_pair, "--ignore", rules, "--fail-on", "warning").exit_code == 1  # init changes
+    assert run("diff", *gaps_pair, "--ignore", rules).exit_code == 1  # any: diff(1)
 
 
 def test_your_own_names_pair_a_replacement(sample_pair, tmp_path: Path) -> None:

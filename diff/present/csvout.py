@@ -9,7 +9,7 @@ from typing import Any
 from ..changes import DiffReport
 from ..errors import UsageError
 
-FIELDS = ("section", "key", "severity", "kind", "field", "source", "target", "text", "set_aside")
+FIELDS = ("section", "key", "severity", "reason", "kind", "field", "source", "target", "text", "hint", "set_aside")
 
 
 def _cell(value: Any) -> str:
@@ -20,7 +20,7 @@ def _cell(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = False) -> str:
     """Every difference (set-aside ones only with show_ignored), blockers first as in the report."""
     order = {"blocker": 0, "warning": 1, "info": 2}
     rows = [c for c in report.changes if c.kind != "identical" and (show_ignored or not c.ignored)]
@@ -29,8 +29,8 @@ def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
     for c in rows:
-        writer.writerow([c.section, c.key, c.severity, c.kind, c.field or "", _cell(c.source), _cell(c.target),
-                         c.text, c.ignored or ""])
+        writer.writerow([c.section, c.key, c.severity, c.reason or "", c.kind, c.field or "", _cell(c.source),
+                         _cell(c.target), c.text, c.hint or "", c.ignored or ""])
     return out.getvalue()
 
 

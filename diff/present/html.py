@@ -13,7 +13,7 @@ from typing import Any
 
 from ..changes import Change, DiffReport, HostRef
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, groups, headline, safe
+from .common import COLUMNS, MARKS, SUMMARY_TITLE, evidence_lines, finding, groups, headline, kinds, safe
 
 # Nothing may leave the page: no fetch, no font, no image from elsewhere.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -54,6 +54,8 @@ footer { margin-top: 2.5rem; border-top: 2px solid var(--line); padding-top: .8r
 footer dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: .3rem 0 1rem; }
 footer dt { font-weight: 600; color: var(--fg); }
 .set-aside { color: var(--muted); font-size: .85rem; }
+.evidence { color: var(--warning); background: var(--warning-bg); padding: .2rem .5rem; display: inline-block; margin: .1rem 0; }
+code.reason { color: var(--muted); font-size: .8rem; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   .filter, summary { display: none; }
@@ -69,7 +71,7 @@ document.querySelectorAll('input[data-filter]').forEach(function (box) {
   var section = document.getElementById(box.getAttribute('data-filter'));
   var rows = Array.prototype.slice.call(section.querySelectorAll('tbody tr'));
   var texts = rows.map(function (r) { return r.textContent.toLowerCase(); });
-  var details = section.querySelector('details');
+  var details = Array.prototype.slice.call(section.querySelectorAll('details'));
   var count = section.querySelector('[data-count]');
   var timer = null;
   box.addEventListener('input', function () {
@@ -81,7 +83,7 @@ document.querySelectorAll('input[data-filter]').forEach(function (box) {
         rows[i].hidden = !hit;
         if (hit) { shown++; }
       }
-      if (details) { details.open = q !== '' || details.hasAttribute('data-was-open'); }
+      details.forEach(function (d) { d.open = q !== '' || d.hasAttribute('data-was-open'); });
       if (count) { count.textContent = q ? shown + ' of ' + rows.length + ' rows match' : ''; }
     }, 80);
   });
@@ -159,12 +161,13 @@ HEAD = ('<thead><tr><th scope="col">Severity</th><th scope="col">Key</th><th sco
         '<th scope="col">Target</th><th scope="col">What it means</th></tr></thead>')
 
 
-def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = False) -> str:
     j = report.judgement
     verdict = j.verdict if j else "DIFF"
     body = [f'<header><h1 class="{VERDICT_CLASS.get(verdict, "warnings")}">{_e(verdict)}</h1>',
             f"<p>{_e(headline(report).split(': ', 1)[-1])}</p>",
-            f'<p class="hosts">source: {_host(report.source)}<br>target: {_host(report.target)}</p></header>',
+            f'<p class="hosts">source: {_host(report.source)}<br>target: {_host(report.target)}</p>',
+            *(f'<p class="evidence">{_e(line)}</p>' for line in evidence_lines(report)), "</header>",
             "<main>", '<section aria-labelledby="summary"><h2 id="summary">Counts</h2><table>',
             "<caption>Differences per section and severity; identical records are not counted as differences."
             "</caption>", '<thead><tr><th scope="col">Section</th>'
@@ -179,8 +182,12 @@ def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
             continue
         body += [f'<section aria-labelledby="{title.lower()}"><h2 id="{title.lower()}">{title} ({len(changes)})</h2>',
                  "<ul>"]
-        body += [f'<li>{_e(c.section)}: <a href="#{_e(_anchor(c))}">{_e(c.text)}</a></li>' for c in changes]
+        body += [f'<li>{_e(c.section)}: <a href="#{_e(_anchor(c))}">{_e(finding(c))}</a> '
+                 f'<code class="reason">{_e(c.reason or "")}</code></li>' for c in changes]
         body.append("</ul></section>")
+    if kinds(report):
+        body += ['<section aria-labelledby="kinds"><h2 id="kinds">' + _e(SUMMARY_TITLE.split(" (")[0]) + "</h2><ul>",
+                 *(f"<li>{_e(line)}</li>" for line in kinds(report)), "</ul></section>"]
     for section in report.sections:
         body += _section(report, section, show_ignored)
     body += ["</main>", "<footer><h2>How complete the data is</h2>",
@@ -202,11 +209,17 @@ def _section(report: DiffReport, section: str, show_ignored: bool) -> list[str]:
                    f'<input type="search" id="filter-{section}" data-filter="{section}" '
                    f'placeholder="name, version, port…" autocomplete="off"> <span data-count aria-live="polite">'
                    f"</span></p>")
-    if changes:
-        out += [f"<table><caption>{len(changes)} differences"
-                + (f", {ignored} set aside as expected" if ignored and not show_ignored else "") + "</caption>",
-                HEAD, "<tbody>", *(_change_row(c, anchor=True) for c in changes), "</tbody></table>"]
-    else:
+    judged = [c for c in changes if c.severity != "info" and not c.ignored]
+    rest = [c for c in changes if c.severity == "info" or c.ignored]
+    if judged:
+        out += [f"<table><caption>{len(judged)} blockers and warnings</caption>",
+                HEAD, "<tbody>", *(_change_row(c, anchor=True) for c in judged), "</tbody></table>"]
+    if rest:
+        out += [f"<details><summary>Show the {len(rest)} other differences"
+                + (f" ({ignored} set aside as expected)" if ignored and not show_ignored else "") + "</summary>",
+                f"<table><caption>{len(rest)} other differences</caption>", HEAD, "<tbody>",
+                *(_change_row(c, anchor=True) for c in rest), "</tbody></table></details>"]
+    if not changes:
         out.append("<p>No differences.</p>")
     if same:
         out += [f"<details><summary>Show the {len(same)} identical records</summary>",

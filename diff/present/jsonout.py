@@ -5,7 +5,7 @@ from ..changes import DiffReport
 from ..show import Requirements
 
 
-def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = False) -> str:
     """Every change, set-aside ones included (with their reason): JSON is for machines."""
     return report.model_dump_json(indent=2) + "\n"
 

@@ -3,28 +3,46 @@ from __future__ import annotations
 
 from ..changes import DiffReport
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, groups, headline, host_line, safe
+from .common import COLUMNS, MARKS, SUMMARY_TITLE, evidence_lines, finding, groups, headline, host_line, kinds, safe
 
 
 def cell(value: object) -> str:
     return safe(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_diff(report: DiffReport, show_ignored: bool = False) -> str:
+def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = False) -> str:
     out = [f"# migdiff: {cell(headline(report))}", "",
            f"- source: {cell(host_line(report.source))}",
-           f"- target: {cell(host_line(report.target))}", "",
-           "| section | " + " | ".join(title for _, title in COLUMNS) + " |",
-           "|---|" + "---:|" * len(COLUMNS)]
+           f"- target: {cell(host_line(report.target))}"]
+    out += [f"- {cell(line)}" for line in evidence_lines(report)]
+    out += ["", "| section | " + " | ".join(title for _, title in COLUMNS) + " |",
+            "|---|" + "---:|" * len(COLUMNS)]
     for section in report.sections:
         counts = report.summary[section]
         out.append(f"| {section} | " + " | ".join(str(getattr(counts, a)) for a, _ in COLUMNS) + " |")
-    for title, changes in groups(report, show_ignored):
-        out += ["", f"## {title}", "", "| | section | key | change |", "|---|---|---|---|"]
+    summary_done = full
+    for title, changes in groups(report, show_ignored, full):
+        if not summary_done and title == "Set aside as expected":
+            out += _summary(report)
+            summary_done = True
+        judged = title in ("Blockers", "Warnings")
+        out += ["", f"## {title}", "", "| | section | key | change | reason |" if judged else
+                "| | section | key | change |", "|---|---|---|---|---|" if judged else "|---|---|---|---|"]
         for c in changes:
             note = f" *({cell(c.ignored)})*" if c.ignored else ""
-            out.append(f"| {MARKS[c.kind]} | {c.section} | `{cell(c.key)}` | {cell(c.text)}{note} |")
+            if judged:
+                out.append(f"| {MARKS[c.kind]} | {c.section} | `{cell(c.key)}` | {cell(finding(c))}{note} | "
+                           f"`{c.reason or ''}` |")
+            else:
+                out.append(f"| {MARKS[c.kind]} | {c.section} | `{cell(c.key)}` | {cell(c.text)}{note} |")
+    if not summary_done:
+        out += _summary(report)
     return "\n".join(out) + "\n"
+
+
+def _summary(report: DiffReport) -> list[str]:
+    lines = kinds(report)
+    return ["", f"## {SUMMARY_TITLE}", ""] + [f"- {cell(line)}" for line in lines] if lines else []
 
 
 def render_show(req: Requirements) -> str:

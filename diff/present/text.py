@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..changes import DiffReport
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, groups, headline, host_line, safe
+from .common import COLUMNS, MARKS, SUMMARY_TITLE, evidence_lines, finding, groups, headline, host_line, kinds, safe
 
 STYLES = {"blocker": "bold red", "warning": "yellow", "info": "", "identical": "dim"}
 VERDICT_STYLES = {"NOT READY": "bold red", "READY WITH WARNINGS": "bold yellow", "READY": "bold green"}
@@ -25,11 +25,13 @@ def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Cons
                    color_system=None if to_file else "auto", soft_wrap=True)
 
 
-def render_diff(report: DiffReport, console: Console, show_ignored: bool = False) -> None:
+def render_diff(report: DiffReport, console: Console, show_ignored: bool = False, full: bool = False) -> None:
     verdict = report.judgement.verdict if report.judgement else ""
     console.print(Text(headline(report), style=VERDICT_STYLES.get(verdict, "bold")))
     console.print(Text(f"source: {host_line(report.source)}"))
     console.print(Text(f"target: {host_line(report.target)}"))
+    for line in evidence_lines(report):
+        console.print(Text(safe(line), style="yellow"))
     console.print()
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("section")
@@ -39,7 +41,11 @@ def render_diff(report: DiffReport, console: Console, show_ignored: bool = False
         counts = report.summary[section]
         table.add_row(section, *(str(getattr(counts, attr)) for attr, _ in COLUMNS))
     console.print(table)
-    for title, changes in groups(report, show_ignored):
+    summary_done = full
+    for title, changes in groups(report, show_ignored, full):
+        if not summary_done and title == "Set aside as expected":
+            _summary(report, console)
+            summary_done = True
         console.print()
         console.print(Text(title, style="bold underline"))
         for change in changes:
@@ -47,10 +53,23 @@ def render_diff(report: DiffReport, console: Console, show_ignored: bool = False
             line = Text(f"  {MARKS[change.kind]} ", style=style)
             if not title.startswith("Other"):
                 line.append(f"{change.section}: ", style="dim")
-            line.append(safe(change.text), style=style)
+            line.append(safe(finding(change) if title in ("Blockers", "Warnings") else change.text), style=style)
+            if change.reason and change.kind != "identical" and not change.ignored:
+                line.append(f" [{change.reason}]", style="dim")
             if change.ignored:
                 line.append(f"  ({safe(change.ignored)})", style="dim")
             console.print(line)
+    if not summary_done:
+        _summary(report, console)
+
+
+def _summary(report: DiffReport, console: Console) -> None:
+    lines = kinds(report)
+    if lines:
+        console.print()
+        console.print(Text(SUMMARY_TITLE, style="bold underline"))
+        for line in lines:
+            console.print(Text(f"  {line}"))
 
 
 def render_show(req: Requirements, console: Console) -> None:
