@@ -26,6 +26,7 @@ import errno
 import fcntl
 import glob
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -3020,6 +3021,36 @@ def build_members(results, meta):
     manifest["files"] = [{"name": name, "size": len(data), "sha256": sha256_hex(data)} for name, data in extra]
     members.append(("manifest.json", json_bytes(manifest)))
     return members, manifest
+
+
+# An optional site signature: HMAC-SHA256 over manifest.json's bytes with a key the site keeps.
+# The manifest holds the size and sha256 of every other file, so the signature covers the bundle.
+SIGNATURE_NAME = "signature.json"
+SIGNATURE_FORMAT = "migsnap-signature"
+
+
+def key_id(key):
+    """A short name of a signing key that reveals nothing of it: which key signed, not the key."""
+    return hmac.new(key, b"migsnap signing key id", hashlib.sha256).hexdigest()[:16]
+
+
+def manifest_signature(manifest_bytes, key):
+    """The signature.json document for these manifest bytes and this site key."""
+    return {"format": SIGNATURE_FORMAT, "format_version": 1, "algorithm": "HMAC-SHA256",
+            "key_id": key_id(key), "mac": hmac.new(key, manifest_bytes, hashlib.sha256).hexdigest()}
+
+
+def signature_valid(manifest_bytes, signature, key):
+    """Whether a signature.json document is this key's signature of these manifest bytes."""
+    expected = manifest_signature(manifest_bytes, key)
+    mac = signature.get("mac") if isinstance(signature, dict) else None
+    if not isinstance(mac, str) or len(mac) != len(expected["mac"]):
+        return False
+    # compared in constant time (hmac.compare_digest is not in Python 2.6)
+    diff = 0
+    for a, b in zip(mac, expected["mac"]):
+        diff |= ord(a) ^ ord(b)
+    return diff == 0
 
 
 def write_tar(fileobj, top, members, mtime):
