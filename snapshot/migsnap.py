@@ -159,6 +159,10 @@ STARTS_FIRST = ("service-status-all", "lsof-nPi", "rpm-qa", "rpm-qa-qf", "system
 # lsof: no socket; rpm -qf: as many paths unowned as its exit code says): their status stays ok.
 FOUND_NOTHING = {"listen-dpkg-S": (1,), "lsof-nPi": (1,), "listen-rpm-qf": tuple(range(1, 256))}
 
+# Commands that write part of their answer to stderr: their parser reads stdout, then stderr
+# (Debian's `service --status-all` prints the "[ ? ]" lines of scripts without a status there).
+BOTH_STREAMS = ("service-status-all",)
+
 # Facts recorded in every manifest so a reader knows what a run may have touched.
 NOTES = (
     "read-only: commands only list state; nothing is installed, started, stopped, enabled or reloaded",
@@ -283,16 +287,22 @@ class Result(object):
         self.parsed = None  # (data, warnings) once parsed
 
     def parser_input(self):
-        """What the parser reads: the stdout or file text; for a glob, [(path, text)]."""
+        """What the parser reads: the stdout or file text (then stderr, for BOTH_STREAMS); for a
+        glob, [(path, text)]."""
         if self.capture.kind == GLOB:
             return [(path, to_text(data)) for name, role, path, data in self.raw]
-        for name, role, path, data in self.raw:
-            if role in ("stdout", "file"):
-                return to_text(data)
-        return to_text(b"")
+        if self.capture.id not in BOTH_STREAMS:
+            for name, role, path, data in self.raw:
+                if role in ("stdout", "file"):
+                    return to_text(data)
+            return to_text(b"")
+        texts = [to_text(data) for role_wanted in ("stdout", "stderr")
+                 for name, role, path, data in self.raw if role == role_wanted and data]
+        return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
 
     def has_output(self):
-        return any(data for name, role, path, data in self.raw if role != "stderr")
+        return any(data for name, role, path, data in self.raw
+                   if role != "stderr" or self.capture.id in BOTH_STREAMS)
 
 
 def to_text(data):
@@ -753,14 +763,16 @@ def parse_os_release(text):
 
 
 _RELEASE_LINE = re.compile(
-    r"^(?P<name>.*?)\s+(?:release\s+|version\s+)?(?P<version>\d[\w.]*)(?:\s+\((?P<codename>[^)]*)\))?\s*$")
+    r"^(?P<name>.*?)\s+(?:release\s+|version\s+)?(?P<version>\d[\w.]*?)(?:\s+[A-Za-z][\w ]*?)?"
+    r"\s*(?:\((?P<codename>[^)]*)\))?\s*$")
 
 
 def parse_release_file(text):
     """/etc/redhat-release, /etc/system-release, /etc/SuSE-release.
 
     "CentOS release 6.10 (Final)" -> {"line": ..., "name": "CentOS", "version": "6.10",
-    "codename": "Final", "fields": {}}; SuSE's "VERSION = 11" lines land in "fields".
+    "codename": "Final", "fields": {}}; also "release 6.10(Santiago)" and "release 8.5 Beta (Ootpa)"
+    (a word after the version is not part of it); SuSE's "VERSION = 11" lines land in "fields".
     """
     w = _Warnings()
     data = {}
@@ -895,6 +907,8 @@ _STATUS_ALL_REDHAT = (
 def parse_service_status_all(text):
     """`service --status-all`, Debian/Ubuntu (" [ + ]  apache2") and Red Hat ("sshd (pid  1234) is running...").
 
+    Debian's prints the "[ ? ]" lines (scripts without a status action) on stderr: the collector
+    gives this parser stdout, then stderr (capture it by hand with 2>&1).
     Returns [{"name", "status": "running"|"stopped"|"unknown"|"dead", "pid"}]. Red Hat init
     scripts print free-form status text too; lines that state no service status are warnings.
     """
@@ -1424,14 +1438,16 @@ def parse_systemctl_unit_files(text):
 # A tree row: an optional state bullet, then continuation columns ("| " or "  ") and a connector
 # ("|-", "`-"; drawn as box characters in a UTF-8 locale), then the unit.
 _V, _TEE, _ELBOW, _H = _TREE
-_DEP_ROW = re.compile("^(?P<bullet>\\s*[*" + _BULLETS + "]\\s)?"
+# A unit's state bullet: "●", "○", "×" in a UTF-8 locale; "*", "x" in the C locale (x: failed).
+_DEP_ROW = re.compile("^(?P<bullet>\\s*[*x" + _BULLETS + "]\\s)?"
                       "(?P<tree>(?:[|" + _V + " ] )*[|`" + _TEE + _ELBOW + "][-" + _H + "])?"
                       r"(?P<unit>\S+\.[a-z]+)\s*$")
 
 
 def parse_systemctl_dependencies(text):
     """`systemctl list-dependencies --no-pager TARGET`: a tree drawn with "├─", "└─" and "│"
-    (or "|-", "`-" and "|" outside a UTF-8 locale, as under the collector's LC_ALL=C).
+    (or "|-", "`-" and "|" outside a UTF-8 locale, as under the collector's LC_ALL=C), each unit
+    after its state bullet ("●", "○", "×"; in the C locale "*", and "x" for a failed unit).
 
     Returns [{"unit", "depth", "parent"}]; the root has depth 0 and parent None.
     """
@@ -1520,12 +1536,16 @@ def parse_netstat(text):
         if has_user and len(rest) >= 2:
             user, inode = rest[0][1], _int(rest[1][1])
             rest = rest[2:]
-        pid, program = _pid_program(line[rest[0][0]:].strip() if rest else "")
+        pid, program = _pid_program(_NETSTAT_TIMER.sub("", line[rest[0][0]:]).strip() if rest else "")
         out.append({"proto": proto, "recv_q": _int(toks[1][1]), "send_q": _int(toks[2][1]),
                     "local_address": local, "local_port": lport, "foreign_address": foreign,
                     "foreign_port": fport, "state": state, "user": user, "inode": inode,
                     "pid": pid, "program": program, "path": None, "flags": None, "type": None})
     return out, w.result()
+
+
+# netstat -o's Timer column, after PID/Program name: "off (0.00/0/0)", "keepalive (7.13/0/0)"
+_NETSTAT_TIMER = re.compile(r"\s+(?:off|on|keepalive|timewait|probe|unkn-\d+)\s+\([\d.]+/\d+/\d+\)\s*$")
 
 
 def _pid_program(field):
@@ -1634,8 +1654,14 @@ _SS_USER = re.compile(r'\("((?:[^"\\]|\\.)*)",(?:pid=)?(\d+),(?:fd=)?(\d+)\)')
 _SS_TWO_FIELD = ("u_str", "u_dgr", "u_seq", "u_seqpacket")
 
 
+_SS_TCP_STATES = ("LISTEN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT", "CLOSE-WAIT",
+                  "LAST-ACK", "CLOSING", "CLOSE")
+
+
 def parse_ss(text):
-    """`ss -nlpaxtudw` (any ss table with a Netid column): all socket kinds.
+    """`ss -nlpaxtudw` (any ss table with a Netid column): all socket kinds.  A table without the
+    Netid column (`ss -ltnp`, `ss -lunp`, as a person captures it) is read with the protocol taken
+    from the state, and says so in a warning.
 
     Returns [{"netid", "state", "recv_q", "send_q", "local_address", "local_port",
     "peer_address", "peer_port", "processes": [{"name", "pid", "fd"}], "extra"}].
@@ -1650,9 +1676,17 @@ def parse_ss(text):
             continue
         if toks[0] in ("Netid", "State") and "Recv-Q" in line:
             has_netid = toks[0] == "Netid"
+            if not has_netid:
+                w.add("line %d: no Netid column (ss run with only -t or only -u, or without -a): the protocol is "
+                      "taken from each socket's state (UNCONN: udp; LISTEN, ESTAB and the other TCP states: tcp); "
+                      "migsnap runs ss -nlpaxtudw" % n)
             continue
         if not has_netid:
-            toks = ["?"] + toks
+            guess = "udp" if toks[0] == "UNCONN" else "tcp" if toks[0] in _SS_TCP_STATES else None
+            if guess is None:
+                w.line(n, line, "no Netid column and a state that names no protocol")
+                continue
+            toks = [guess] + toks
         netid = toks[0]
         width = 2 if netid in _SS_TWO_FIELD else 1
         if len(toks) < 4 + 2 * width or _int(toks[2]) is None or _int(toks[3]) is None:
@@ -1883,6 +1917,9 @@ def parse_rpm_qa(text):
     """`rpm -qa`: "bash-4.2.46-33.el7.x86_64" (name-version-release.arch, epoch when shown as E:).
 
     Returns [{"name", "epoch", "version", "release", "arch"}]; gpg-pubkey entries have no arch.
+    Lists other tools keep are read too: an install date (and build time) after the name, as older
+    insights-client and sos's installed-rpms hold them ("bash-4.1.2-48.el6.x86_64  Sat Aug 29
+    19:17:55 2015"); rpm's own "error: ..." lines mixed in (a damaged rpmdb) are warnings.
     """
     w = _Warnings()
     out = []
@@ -1890,6 +1927,10 @@ def parse_rpm_qa(text):
         s = line.strip()
         if not s:
             continue
+        if s.startswith("error:") or s.startswith("warning:"):
+            w.line(n, line, "rpm's own message, not a package")
+            continue
+        s = s.split()[0]  # a package name holds no blank: what follows is a date or a build time
         base, arch = s, None
         head, dot, tail = s.rpartition(".")
         if dot and tail in RPM_ARCHES:
@@ -1911,12 +1952,20 @@ def parse_rpm_qf(text):
     Returns [{"name", "epoch", "version", "release", "arch", "source_rpm", "transaction"}];
     "(none)" becomes None (a line with no name is a warning).  "transaction" is the id of the
     rpm transaction that installed the package (the packages of the first one are the installed
-    system).  The first five fields alone (older migsnap) are read too; the others are then None.
+    system).  The first five fields alone (older migsnap) are read too, and the JSON lines that
+    insights-client collects ({"name": ..., "epoch": ..., "srpm": ...}); missing fields are None.
     """
     w = _Warnings()
     out = []
     for n, line in _lines(text):
         if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            row = _rpm_json(line)
+            if row is None:
+                w.line(n, line)
+            else:
+                out.append(row)
             continue
         parts = line.split("\t")
         if len(parts) not in (5, 7) or parts[0] in ("", "(none)"):
@@ -1926,6 +1975,23 @@ def parse_rpm_qf(text):
         out.append({"name": parts[0], "epoch": parts[1], "version": parts[2], "release": parts[3], "arch": parts[4],
                     "source_rpm": parts[5], "transaction": _int(parts[6])})
     return out, w.result()
+
+
+def _rpm_json(line):
+    """One line of insights' `rpm -qa --qf '{"name":"%{NAME}",...}'`, or None."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), (text_type, str)) or not doc["name"]:
+        return None
+
+    def field(key):
+        value = doc.get(key)
+        return None if value in (None, "", "(none)") else text_type(value)
+    return {"name": doc["name"], "epoch": field("epoch"), "version": field("version"), "release": field("release"),
+            "arch": field("arch"), "source_rpm": field("srpm") or field("sourcerpm"),
+            "transaction": _int(doc.get("installtid"))}
 
 
 def parse_apk_info(text):

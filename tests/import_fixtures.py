@@ -13,6 +13,9 @@ import sys
 import tarfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "snapshot"))
+import migsnap  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -37,6 +40,9 @@ def main(argv: list[str]) -> int:
                     dest.write_bytes(tar.extractfile(members[f["name"]]).read())
             else:
                 (target / f"{entry['id']}.out").write_bytes(tar.extractfile(members[files[0]["name"]]).read())
+                errors = [f for f in entry["files"] if f["role"] == "stderr" and f["size"]]
+                if entry["id"] in migsnap.BOTH_STREAMS and errors:  # its parser reads stderr too
+                    (target / f"{entry['id']}.err").write_bytes(tar.extractfile(members[errors[0]["name"]]).read())
             print(f"{system}/{entry['id']}.out")
     return 0
 

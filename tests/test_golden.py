@@ -19,9 +19,15 @@ CASES = sorted(FIXTURES.glob("*/*.out"))
 
 
 def parser_input(capture: migsnap.Capture, path: Path):
+    """What the collector's parser gets: built by the collector's own Result, so a command whose
+    stderr is read too (its <id>.err beside the <id>.out) is read as on the host."""
     if capture.kind == migsnap.GLOB:
         return [(name, migsnap.to_text(data)) for name, data in glob_fixture_files(capture, path)]
-    return migsnap.to_text(path.read_bytes())
+    result = migsnap.Result(capture)
+    result.raw = [("raw/x.out", "stdout" if capture.kind == migsnap.CMD else "file", None, path.read_bytes())]
+    if path.with_suffix(".err").exists():
+        result.raw.append(("raw/x.err", "stderr", None, path.with_suffix(".err").read_bytes()))
+    return result.parser_input()
 
 
 @pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
@@ -76,7 +82,11 @@ for folder in sorted(os.listdir(sys.argv[2])):
                 arg = [(where + "/" + f, migsnap.to_text(open(os.path.join(path, f), "rb").read()))
                        for f in sorted(os.listdir(path))]
         else:
-            arg = migsnap.to_text(open(path, "rb").read())
+            result = migsnap.Result(capture)
+            result.raw = [("raw/x.out", "stdout", None, open(path, "rb").read())]
+            if os.path.exists(path[:-4] + ".err"):
+                result.raw.append(("raw/x.err", "stderr", None, open(path[:-4] + ".err", "rb").read()))
+            arg = result.parser_input()
         data, warnings = migsnap.run_parser(capture, arg)
         got = json.loads(json.dumps({"data": data, "warnings": warnings}))
         expected = json.load(io.open(path[:-4] + ".json", encoding="utf-8"))
