@@ -10,6 +10,8 @@
 #   app11      Debian 11, SysV init: the source application server
 #   app12full  Debian 12, systemd: the same workload, migrated completely
 #   app12gaps  Debian 12, systemd: migrated with deliberate gaps
+#   peer12     Debian 12, systemd: "db1", the other end of their network
+#              connections (a fake database on 5433, a web client of port 80)
 #
 # DANGER: never run a distribution's /sbin/init as PID 1 without a user
 # namespace (e.g. a bare `unshare --pid ... chroot ROOT /sbin/init`): its
@@ -57,6 +59,9 @@ collector in.  All commands need root.
                                      migrated completely
                           app12gaps  Debian 12, systemd: migrated with gaps
                                      (ssh on 2222, nginx, postfix, redis ...)
+                          peer12     Debian 12, systemd: "db1", the peer the
+                                     scenario hosts are wired to (fake-db on
+                                     5433, web-client of 10.99.0.1:80)
   boot DIR              boot DIR with its own init as PID 1 and wait until
                         it is up and its daemons listen
   exec DIR CMD...       run CMD inside the booted host (all its namespaces,
@@ -70,6 +75,9 @@ collector in.  All commands need root.
   stop DIR              shut the booted host down cleanly and remove every
                         process, mount, namespace and cgroup it had
   status DIR            print whether DIR is booted (exit 0) or not (exit 3)
+  pid DIR               print the pid (as seen here) of the booted host's
+                        PID 1, after checking it is the host's init; e.g. for
+                        "ip link add ... netns /proc/PID/ns/net"
   chroot-run DIR CMD... run CMD in a plain chroot of DIR (no init) with its
                         own /proc, pid, mount, net (lo only), uts and ipc
                         namespaces; everything is gone when CMD exits
@@ -98,7 +106,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- kinds
 
-KINDS="sysv11 systemd12 app11 app12full app12gaps"
+KINDS="sysv11 systemd12 app11 app12full app12gaps peer12"
 
 # kind_def KIND: set K_* for a kind of host.
 #   K_INIT      sysv or systemd           K_SUITE    Debian suite
@@ -195,6 +203,21 @@ postfix postfix/mailname string app12gaps"
 		K_PROCS="sshd nginx php-fpm8.2 master postgres cron redis-server"
 		K_PORTS="2222 80 25 5432 6379"
 		;;
+	# The other end of the scenario hosts' connections (tests/scenarios/make.sh
+	# wires it to each host with a veth pair: host 10.99.0.1, db1 10.99.0.2).
+	peer12)
+		K_INIT=systemd
+		K_SUITE=bookworm
+		K_HOSTNAME=db1
+		K_INCLUDE=systemd,systemd-sysv,dbus
+		K_PACKAGES="python3 iproute2 procps"
+		K_SETUP=setup_peer12
+		K_PYTHON=python3
+		K_SERVICES="fake-db web-client"
+		K_PROCS=""
+		K_CMDLINES="/usr/local/bin/fake-db /usr/local/bin/web-client"
+		K_PORTS="5433"
+		;;
 	*) usage_die "unknown KIND '$1' (want one of: $KINDS)" ;;
 	esac
 }
@@ -211,9 +234,35 @@ postfix postfix/mailname string app12gaps"
 
 # myapp: a local HTTP service that no package owns; the same file on the
 # source (started by an LSB init script) and on app12full (a systemd unit).
+# Besides serving :8080 it keeps one TCP connection open to its "remote
+# database" at 10.99.0.2:5433 (db1, the peer12 host that make.sh wires up).
 MYAPP_PY='#!/usr/bin/python3
-# myapp: the in-house HTTP service on port 8080 (installed by hand, no package)
+# myapp: the in-house HTTP service on port 8080 (installed by hand, no package).
+# It keeps one connection open to its database server, db1 (10.99.0.2:5433).
+import socket
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+
+DATABASE = ("10.99.0.2", 5433)
+
+
+def hold_database_connection():
+    while True:
+        try:
+            conn = socket.create_connection(DATABASE, timeout=5)
+        except OSError:
+            time.sleep(2)  # not reachable (yet): try again
+            continue
+        conn.settimeout(None)
+        try:
+            while conn.recv(4096):  # hold it open until the server closes it
+                pass
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(2)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -229,7 +278,50 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+threading.Thread(target=hold_database_connection, daemon=True).start()
 HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+'
+
+# myapp's report, run every quarter of an hour as www-data: from an admin's
+# cron file on the source, from a systemd timer on app12full.
+MYAPP_REPORT_SH='#!/bin/sh
+# myapp: append a line to the report log (installed by hand, no package)
+date >> /var/tmp/myapp-report.log
+'
+
+MYAPP_REPORT_CRON='# /etc/cron.d/myapp-report: myapp'"'"'s report, every quarter of an hour
+SHELL=/bin/sh
+PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+
+*/15 * * * * www-data /opt/myapp/report.sh
+'
+
+MYAPP_REPORT_SERVICE='[Unit]
+Description=myapp report (was /etc/cron.d/myapp-report)
+
+[Service]
+Type=oneshot
+User=www-data
+ExecStart=/opt/myapp/report.sh
+'
+
+MYAPP_REPORT_TIMER='[Unit]
+Description=myapp report, every quarter of an hour
+
+[Timer]
+OnCalendar=*:0/15
+
+[Install]
+WantedBy=timers.target
+'
+
+# labuser's own crontab (installed with `crontab -u labuser`) and its script.
+LABUSER_CRONTAB='# labuser: nightly backup of the home directory
+0 3 * * * /home/labuser/backup.sh
+'
+LABUSER_BACKUP_SH='#!/bin/sh
+# labuser: nightly backup of the home directory (run from labuser'"'"'s crontab)
+tar -czf /var/tmp/labuser-backup.tgz -C /home labuser
 '
 
 MYAPP_INITD='#!/bin/sh
@@ -307,6 +399,40 @@ setup_myapp_file() {
 	rm -rf "$1/opt/myapp/__pycache__"
 }
 
+# setup_myapp_report ROOT: /opt/myapp/report.sh (the job itself; what runs
+# it, a cron file or a timer, is up to the kind)
+setup_myapp_report() {
+	mkdir -p "$1/opt/myapp"
+	printf '%s' "$MYAPP_REPORT_SH" >"$1/opt/myapp/report.sh"
+	chmod 755 "$1/opt/myapp/report.sh"
+	"${run[@]}" sh -n /opt/myapp/report.sh
+}
+
+# setup_labuser_crontab ROOT: ~labuser/backup.sh and labuser's crontab, put in
+# place with crontab(1) as an admin would (crontab -u labuser FILE), so the
+# spool file /var/spool/cron/crontabs/labuser gets cron's owner, group, mode.
+setup_labuser_crontab() {
+	local R=$1 f
+	printf '%s' "$LABUSER_BACKUP_SH" >"$R/home/labuser/backup.sh"
+	chmod 755 "$R/home/labuser/backup.sh"
+	"${run[@]}" chown labuser:labuser /home/labuser/backup.sh
+	printf '%s' "$LABUSER_CRONTAB" >"$R/tmp/labuser.crontab"
+	"${run[@]}" crontab -u labuser /tmp/labuser.crontab
+	rm -f "$R/tmp/labuser.crontab"
+	"${run[@]}" crontab -u labuser -l | grep -qx '0 3 \* \* \* /home/labuser/backup.sh'
+	f=$("${run[@]}" stat -c '%U:%G %a' /var/spool/cron/crontabs/labuser)
+	[ "$f" = "labuser:crontab 600" ] || { echo "labuser's crontab has owner/mode $f"; exit 1; }
+}
+
+# setup_root_sshkey ROOT HOSTNAME: root's own ssh key pair (ed25519, no
+# passphrase), made with ssh-keygen as an admin would.
+setup_root_sshkey() {
+	local R=$1
+	"${run[@]}" install -d -m 700 /root/.ssh
+	"${run[@]}" ssh-keygen -q -t ed25519 -N '' -C "root@$2" -f /root/.ssh/id_ed25519
+	[ -f "$R/root/.ssh/id_ed25519" ] && grep -q " root@$2\$" "$R/root/.ssh/id_ed25519.pub"
+}
+
 # setup_apache_php ROOT PHPVERSION: apache2 hands *.php to php-fpm's unix
 # socket through mod_proxy_fcgi (what php-fpm's postinst tells you to do).
 setup_apache_php() {
@@ -346,6 +472,13 @@ setup_app11() {
 	printf '%s' "$MYAPP_INITD" >"$R/etc/init.d/myapp"
 	chmod 755 "$R/etc/init.d/myapp"
 	"${run[@]}" update-rc.d myapp defaults
+	# myapp's report: an admin's cron file, no package owns it
+	setup_myapp_report "$R"
+	printf '%s' "$MYAPP_REPORT_CRON" >"$R/etc/cron.d/myapp-report"
+	chmod 644 "$R/etc/cron.d/myapp-report"
+	# labuser's own crontab; root's ssh key pair (make.sh authorizes app12full's key here)
+	setup_labuser_crontab "$R"
+	setup_root_sshkey "$R" app11
 	# rsync: stock /etc/default/rsync, so it has rc links but never runs
 	grep -qx 'RSYNC_ENABLE=false' "$R/etc/default/rsync"
 }
@@ -358,6 +491,21 @@ setup_app12full() {
 	setup_myapp_file "$R"
 	printf '%s' "$MYAPP_UNIT" >"$R/etc/systemd/system/myapp.service"
 	"${run[@]}" systemctl enable myapp.service
+	# the cron job became a timer (and there is no /etc/cron.d/myapp-report)
+	setup_myapp_report "$R"
+	printf '%s' "$MYAPP_REPORT_SERVICE" >"$R/etc/systemd/system/myapp-report.service"
+	printf '%s' "$MYAPP_REPORT_TIMER" >"$R/etc/systemd/system/myapp-report.timer"
+	"${run[@]}" systemctl enable myapp-report.timer
+	[ "$("${run[@]}" systemctl is-enabled myapp-report.timer)" = enabled ]
+	"${run[@]}" systemd-analyze calendar '*:0/15' >/dev/null
+	[ ! -e "$R/etc/cron.d/myapp-report" ]
+	# a local drop-in for a packaged unit
+	mkdir -p "$R/etc/systemd/system/memcached.service.d"
+	printf '[Service]\nLimitNOFILE=65536\n' >"$R/etc/systemd/system/memcached.service.d/limits.conf"
+	grep -qx 'LimitNOFILE=65536' "$R/etc/systemd/system/memcached.service.d/limits.conf"
+	[ -f "$R/lib/systemd/system/memcached.service" ]   # (systemctl cat refuses to run in a chroot)
+	setup_labuser_crontab "$R"
+	setup_root_sshkey "$R" app12full
 }
 
 setup_app12gaps() {
@@ -393,6 +541,108 @@ setup_app12gaps() {
 	sed -i -E 's/^bind 127\.0\.0\.1 -::1$/bind * -::*/; s/^protected-mode yes$/protected-mode no/' "$f"
 	grep -qx 'bind \* -::\*' "$f"
 	grep -qx 'protected-mode no' "$f"
+	# root's ssh key pair (authorized nowhere); no myapp, report, cron file,
+	# timer or labuser crontab
+	setup_root_sshkey "$R" app12gaps
+}
+
+# peer12 ("db1"): the far end of the scenario hosts' network connections.
+# fake-db listens on 5433 and holds every connection open (myapp's database);
+# web-client keeps an HTTP connection to 10.99.0.1:80 (the host being collected).
+PEER_FAKE_DB='#!/usr/bin/python3
+# fake-db: stands in for the database server on port 5433.  It accepts every
+# connection and holds it open (one thread each) until the client closes it.
+# TCP keepalive drops a connection whose client vanished (a host stopped).
+import socket
+import socketserver
+
+
+class Hold(socketserver.BaseRequestHandler):
+    def handle(self):
+        s = self.request
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 5)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+        try:
+            while self.request.recv(4096):
+                pass
+        except OSError:
+            pass
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+Server(("0.0.0.0", 5433), Hold).serve_forever()
+'
+
+PEER_WEB_CLIENT='#!/usr/bin/python3
+# web-client: a client of the web server at 10.99.0.1:80.  It sends GET /
+# every 5 s over one kept-alive connection; when the server closes the idle
+# connection it reconnects at once, when connecting fails it retries every 2 s.
+import http.client
+import select
+import time
+
+HOST, PORT, EVERY = "10.99.0.1", 80, 5
+
+while True:
+    conn = http.client.HTTPConnection(HOST, PORT, timeout=10)
+    try:
+        conn.connect()
+        while True:
+            conn.request("GET", "/", headers={"User-Agent": "web-client"})
+            conn.getresponse().read()
+            # wait, but notice at once when the server closes the connection
+            if conn.sock is None or select.select([conn.sock], [], [], EVERY)[0]:
+                break
+    except OSError:
+        time.sleep(2)
+    finally:
+        conn.close()
+'
+
+PEER_FAKE_DB_UNIT='[Unit]
+Description=fake-db, a stand-in database server on port 5433
+After=network.target
+
+[Service]
+User=nobody
+ExecStart=/usr/bin/python3 /usr/local/bin/fake-db
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+'
+
+PEER_WEB_CLIENT_UNIT='[Unit]
+Description=web-client, keeps an HTTP connection to 10.99.0.1:80
+After=network.target
+
+[Service]
+User=nobody
+ExecStart=/usr/bin/python3 /usr/local/bin/web-client
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+'
+
+setup_peer12() {
+	local R=$1 f
+	printf '%s' "$PEER_FAKE_DB" >"$R/usr/local/bin/fake-db"
+	printf '%s' "$PEER_WEB_CLIENT" >"$R/usr/local/bin/web-client"
+	printf '%s' "$PEER_FAKE_DB_UNIT" >"$R/etc/systemd/system/fake-db.service"
+	printf '%s' "$PEER_WEB_CLIENT_UNIT" >"$R/etc/systemd/system/web-client.service"
+	for f in fake-db web-client; do
+		chmod 755 "$R/usr/local/bin/$f"
+		"${run[@]}" python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "/usr/local/bin/$f"
+		"${run[@]}" systemctl enable "$f.service"
+	done
 }
 
 # The kind recorded in a finished root's marker file.
@@ -1019,6 +1269,14 @@ cmd_status() {
 	esac
 }
 
+cmd_pid() {
+	[ $# -eq 1 ] || usage_die "pid needs DIR"
+	need_root
+	set_root "$1"
+	require_running
+	echo "$S_INIT"
+}
+
 # ---------------------------------------------------------------- exec / collect
 
 cmd_exec() {
@@ -1110,6 +1368,7 @@ exec)        cmd_exec "$@" ;;
 collect)     cmd_collect "$@" ;;
 stop)        cmd_stop "$@" ;;
 status)      cmd_status "$@" ;;
+pid)         cmd_pid "$@" ;;
 chroot-run)  cmd_chroot_run "$@" ;;
 # internal entry points (run in new namespaces by the commands above)
 __build)        build_inner "$@" ;;
