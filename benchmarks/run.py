@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "snapshot"), str(REPO / "benchmarks"), str(REPO)]
 
 import migsnap  # noqa: E402
-from scale import scaled_pair  # noqa: E402
+from scale import as_written_here, scaled_pair  # noqa: E402
 
 COLLECTOR = REPO / "snapshot" / "migsnap.py"
 HOSTLAB = REPO / "tests" / "hostlab" / "hostlab.sh"
@@ -297,7 +297,9 @@ def growth(workdir: Path, runs: int, quick: bool) -> None:
 
 def fleet(workdir: Path, quick: bool) -> None:
     count = 200 if quick else 1000
-    samples = sorted((REPO / "sample_bundles").glob("*.tgz"))
+    # the sample bundles as the collector migdiff carries writes them: validate re-parses those
+    samples = [as_written_here(sample, workdir / sample.name)
+               for sample in sorted((REPO / "sample_bundles").glob("*.tgz"))]
     folder = workdir / "fleet"
     folder.mkdir()
     for i in range(count):

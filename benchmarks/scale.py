@@ -124,20 +124,46 @@ def change(results: list[migsnap.Result], share: float, seed: int = 7) -> None:
         migsnap.apply_parser(result)
 
 
+def as_this_collector(results: list[migsnap.Result]) -> list[migsnap.Result]:
+    """The results with an entry, skipped, for each capture of this collector's table the sample's
+    collector did not have: the bundle this collector writes from the sample's raw files."""
+    have = {r.capture.id for r in results}
+    for capture in migsnap.captures():
+        if capture.id not in have:
+            skipped = migsnap.Result(capture)
+            skipped.status, skipped.error = "skipped", "--skip"
+            results.append(skipped)
+    order = [c.id for c in migsnap.captures()]
+    return sorted(results, key=lambda r: order.index(r.capture.id))
+
+
 def write(results: list[migsnap.Result], manifest: dict, out: Path, hostname: str) -> Path:
+    """The bundle this collector build writes (its version and sha256 in the manifest: migdiff
+    re-parses the raw files of such a bundle to check its JSON documents)."""
     meta = {k: v for k, v in manifest.items() if k not in ("entries", "summary", "files")}
     meta["hostname"] = hostname
+    meta["collector"] = dict(meta["collector"], version=migsnap.__version__, sha256=migsnap.own_sha256())
     members, _ = migsnap.build_members(results, meta)
     with open(out, "wb") as f:
         migsnap.write_tar(f, out.name[:-4], members, 0)
     return out
 
 
+def as_written_here(sample: Path, out: Path) -> Path:
+    """A real bundle as this collector build writes it from the same raw files (re-parsed by its
+    parsers, its version and sha256 in the manifest): the bundles migdiff checks in full."""
+    bundle = read_bundle(str(sample), keep_raw=True)
+    results = as_this_collector(results_of(bundle))
+    for result in results:
+        migsnap.apply_parser(result)
+    return write(results, bundle.manifest, out, bundle.manifest["hostname"])
+
+
 def scaled_pair(outdir: Path, packages: int, services: int = 1500, sockets: int = 5000,
                 share: float = 0.02) -> tuple[Path, Path]:
     """A source and a target bundle of the given size in `outdir`."""
     bundle = read_bundle(str(SAMPLE), keep_raw=True)
-    source = results_of(bundle)
+    source = as_this_collector(results_of(bundle))
     grow(source, packages, services, sockets)
     target = copy.deepcopy(source)
     change(target, share)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import reprlib
+import stat
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -30,6 +32,11 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 
 DOCUMENTS = frozenset({"manifest.json", "snapshot.json", "parsed.json"})  # kept in memory, decoded
+SIGNATURE = "signature.json"    # migsnap.SIGNATURE_NAME: beside the manifest, which it signs; kept too
+MAX_SIGNATURE = 4096            # a signature.json is some 200 bytes
+# Raw files kept in memory as a bundle is read for validation, to be parsed again without reading it
+# twice (a 25,000-package bundle has 8 MB of them; past this, those the manifest lists are read again)
+RAW_IN_MEMORY = 16 * 1024 * 1024
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 CHUNK = 1 * MiB                 # members are hashed this much at a time
@@ -61,6 +68,9 @@ class Limits:
     max_member_size: int = 64 * MiB
     max_total_size: int = 1 * GiB
     max_members: int = 20_000
+    # Raw files are held in memory to be re-parsed (validate.py): a 100,000-package host has 33 MB
+    # of them; parsing costs some ten times their size.
+    max_reparse_size: int = 64 * MiB
 
 
 DEFAULT_LIMITS = Limits()
@@ -71,8 +81,8 @@ class Bundle:
     """A bundle read from its tar stream: every file's size and sha256, and the files kept.
 
     `digests` holds every regular file by name relative to the top folder: (size, sha256 hex).
-    `files` holds the bytes of manifest.json, snapshot.json and parsed.json; with keep_raw=True
-    (see read_bundle) it holds every file.
+    `files` holds the bytes of manifest.json, snapshot.json, parsed.json and signature.json (and
+    the raw files read_bundle was asked to keep); with keep_raw=True (see read_bundle) every file.
     """
 
     path: str
@@ -137,10 +147,55 @@ def check_json_bytes(path: str, name: str, data: bytes) -> str:
         raise BundleError(path, f"{name} is not UTF-8 (byte {exc.start})") from None
 
 
+class NotJson(ValueError):
+    """What Python's json module takes but JSON (RFC 8259) does not, or takes two ways."""
+
+
+def _one_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise NotJson(f"key {shown(twice)} appears twice in one object (readers disagree on which counts)")
+    return obj
+
+
+def _no_constant(name: str) -> float:
+    raise NotJson(f"{name}, which JSON does not allow")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"a number too large for a float ({shown(text)})")
+    return value
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads, refusing what JSON does not define or defines two ways: NaN, Infinity and
+    numbers beyond a float (Python takes them), and a key twice in one object (Python keeps the
+    last, other readers the first).  Raises ValueError (json.JSONDecodeError, or one saying why)."""
+    return json.loads(text, object_pairs_hook=_one_of_each_key, parse_constant=_no_constant, parse_float=_finite)
+
+
+def strict_problem(path: str, name: str, data: bytes) -> str | None:
+    """What makes a document JSON that Python reads but JSON does not allow (strict_json), if
+    anything; None also when it does not read at all (its other checks say why)."""
+    try:
+        strict_json(check_json_bytes(path, name, data))
+    except NotJson as exc:
+        return str(exc)
+    except (BundleError, ValueError, RecursionError):
+        pass
+    return None
+
+
 def decode_json(path: str, name: str, data: bytes) -> Any:
     text = check_json_bytes(path, name, data)
     try:
-        return json.loads(text)
+        return strict_json(text)
+    except NotJson as exc:
+        raise BundleError(path, f"{name} is not valid JSON: {exc}: refused") from None
     except json.JSONDecodeError as exc:
         raise BundleError(path, f"{name} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:  # the C decoder bounds its recursion; deep nesting lands here, not in a crash
@@ -152,21 +207,51 @@ def decode_json(path: str, name: str, data: bytes) -> Any:
         raise BundleError(path, f"{name} is not usable JSON: {shown(str(exc))}") from None
 
 
-def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, keep_raw: bool = False) -> Bundle:
-    """Reads and checks a bundle's container; BundleError on anything unsafe or unreadable.
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISSOCK, "a socket"))
 
-    Keeps in memory only manifest.json, snapshot.json and parsed.json, unless keep_raw is True:
-    then every file is kept (up to limits.max_total_size bytes), for callers that rewrite bundles.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise BundleError(path, "no such file")
+
+def open_regular(path: str) -> BinaryIO:
+    """The file at `path` opened for reading, if it is a regular file; BundleError otherwise.
+
+    Opened without blocking (O_NONBLOCK): opening a FIFO for reading waits for a writer, for ever,
+    and a device may wait too.  What was opened is checked (fstat), not what the name pointed to a
+    moment before."""
     if os.path.isdir(path):
         raise BundleError(path, "is a directory, not a bundle (.tgz file)")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        f = open(path, "rb")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BundleError(path, "no such file") from None
     except OSError as exc:
-        raise BundleError(path, f"cannot open: {exc.strerror}") from None
+        raise BundleError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((name for test, name in FILE_KINDS if test(mode)),
+                        "a directory" if stat.S_ISDIR(mode) else "a file of an unknown kind")
+            raise BundleError(path, f"is {what}, not a regular file (a bundle is a .tgz file)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, keep_raw: bool = False,
+                keep: Collection[str] = (), raw_budget: int | None = None) -> Bundle:
+    """Reads and checks a bundle's container; BundleError on anything unsafe or unreadable.
+
+    Keeps in memory only manifest.json, snapshot.json, parsed.json and signature.json, the files
+    named in `keep` (relative to the top folder), and the files under raw/ as long as they add up
+    to at most `raw_budget` bytes (validation parses them again; past the budget it reads the
+    bundle again for the ones the manifest lists).  With keep_raw every file is kept (up to
+    limits.max_total_size bytes), for callers that rewrite bundles.
+    """
+    path = os.fspath(path)
+    f = open_regular(path)
     with f:
         try:
             magic = f.read(2)
@@ -177,7 +262,7 @@ def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, k
         if magic != b"\x1f\x8b":
             raise BundleError(path, "not a gzip file, so not a migsnap bundle (.tgz)")
         f.seek(0)
-        top, files, digests = _read_members(path, f, limits, keep_raw)
+        top, files, digests = _read_members(path, f, limits, keep_raw, frozenset(keep), raw_budget)
     if "manifest.json" not in files:
         raise BundleError(path, "no manifest.json in the archive: not a migsnap bundle")
     manifest = decode_json(path, "manifest.json", files["manifest.json"])
@@ -195,7 +280,7 @@ def read_bundle(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, k
 
 
 def read_bundles(paths: list[str], limits: Limits = DEFAULT_LIMITS,
-                 meanwhile: Callable[[], object] | None = None) -> list[Bundle]:
+                 meanwhile: Callable[[], object] | None = None, raw_budget: int | None = None) -> list[Bundle]:
     """read_bundle() of each, in threads, while this thread runs meanwhile() (say, imports).
 
     Inflating and hashing release the GIL: two bundles read in two threads take little more
@@ -204,10 +289,10 @@ def read_bundles(paths: list[str], limits: Limits = DEFAULT_LIMITS,
     if len(paths) < 2:  # nothing to share the time with: a fleet reads one bundle a worker, many times
         if meanwhile is not None:
             meanwhile()
-        return [read_bundle(path, limits) for path in paths]
+        return [read_bundle(path, limits, raw_budget=raw_budget) for path in paths]
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        reading = [pool.submit(read_bundle, path, limits) for path in paths]
+        reading = [pool.submit(read_bundle, path, limits, raw_budget=raw_budget) for path in paths]
         if meanwhile is not None:
             meanwhile()
         return [future.result() for future in reading]
@@ -264,8 +349,8 @@ class _Header:
     linkname: bytes
 
 
-def _read_members(path: str, f: BinaryIO, limits: Limits,
-                  keep_raw: bool) -> tuple[str, dict[str, bytes], dict[str, tuple[int, str]]]:
+def _read_members(path: str, f: BinaryIO, limits: Limits, keep_raw: bool, keep_also: frozenset[str] = frozenset(),
+                  raw_budget: int | None = None) -> tuple[str, dict[str, bytes], dict[str, tuple[int, str]]]:
     stream = _Stream(path, f)
     files: dict[str, bytes] = {}
     digests: dict[str, tuple[int, str]] = {}
@@ -343,7 +428,12 @@ def _read_members(path: str, f: BinaryIO, limits: Limits,
             raise BundleError(path, f"member {shown(name)} is a file where the top folder should be")
         if rel in digests:
             raise BundleError(path, f"member {shown(name)} appears twice: refused (which one is the real one?)")
-        keep = keep_raw or rel in DOCUMENTS
+        if rel == SIGNATURE and size > MAX_SIGNATURE:
+            raise BundleError(path, f"{SIGNATURE} is {size} bytes, over the {MAX_SIGNATURE} bytes of a migsnap "
+                                    "signature: refused")
+        keep = keep_raw or rel in DOCUMENTS or rel == SIGNATURE or rel in keep_also
+        if not keep and raw_budget is not None and rel.startswith("raw/") and size <= raw_budget:
+            keep, raw_budget = True, raw_budget - size
         digest, parts, left = hashlib.sha256(), [], size
         while left:
             chunk = stream.read(min(CHUNK, left))

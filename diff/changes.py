@@ -15,8 +15,8 @@ from .models import SCHEMA_DIALECT
 DIFF_FORMAT = "migdiff-diff"
 DIFF_FORMAT_VERSION = 2
 
-SECTIONS = ("system", "init", "services", "runlevels", "ports", "packages")
-SectionName = Literal["system", "init", "services", "runlevels", "ports", "packages"]
+SECTIONS = ("system", "init", "services", "runlevels", "ports", "packages", "jobs", "units", "connections")
+SectionName = Literal["system", "init", "services", "runlevels", "ports", "packages", "jobs", "units", "connections"]
 Kind = Literal["only-in-source", "only-in-target", "changed", "identical"]
 Severity = Literal["blocker", "warning", "info"]
 Verdict = Literal["READY", "READY WITH WARNINGS", "NOT READY"]
@@ -44,14 +44,16 @@ class Pair(Strict):
     target: str = Field(description="the name on the target host")
     function: str = Field(description="the common name they share (names.toml), or the shared package name")
     how: Literal["same-function", "replacement", "built-in", "provided-by", "successor", "other-arch",
-                 "other-manager", "library-soname", "wider-bind", "narrower-bind", "moved"] = Field(
+                 "other-manager", "library-soname", "wider-bind", "narrower-bind", "moved", "same-command",
+                 "converted"] = Field(
         description="same-function: names.toml's names of one program; replacement: another program doing the "
                     "job (a role of roles.toml); built-in: the target's init system does the job; provided-by: "
                     "the job is done on the target by a record already paired; successor: the same software "
                     "under a new release's name (php7.4-fpm, php8.2-fpm) or from the same source package; "
                     "other-arch, other-manager, library-soname: the same package otherwise named; wider-bind, "
                     "narrower-bind: a socket bound to more or fewer addresses; moved: the same programs listen "
-                    "on another port")
+                    "on another port; same-command: a job that runs the same command elsewhere (a cron job "
+                    "become a timer); converted: a local init script become a unit of the same name")
 
 
 InstalledAs = Literal["base", "library", "dependency", "chosen", "unknown"]
@@ -137,6 +139,36 @@ class Judgement(Strict):
                                   "kind, as the report summarizes them")
 
 
+class ClientList(Strict):
+    """Who connects to one of the source's listening ports: what must be repointed at cutover."""
+
+    port: int
+    remotes: list[str]
+    connections: int
+
+
+class Readiness(Strict):
+    """A yes/no question the migration itself asks, not a difference (the seed's "Set Up SSH Key
+    Access" step): can the target reach the source over SSH with a key?"""
+
+    topic: Literal["ssh"]
+    ready: bool | None = Field(description="None: the bundles cannot tell")
+    text: str
+
+
+class HostMap(Strict):
+    """A host's map: its services with the sockets they listen on, the clients of each socket,
+    each service's dependencies; and, for a diff, what the target lacks of it."""
+
+    title: str
+    services: dict[str, list[str]] = Field(default_factory=dict, description="service (else process) -> socket keys")
+    clients: dict[str, list[str]] = Field(default_factory=dict, description="socket key -> remote addresses")
+    dependencies: dict[str, list[str]] = Field(default_factory=dict, description="service (else process) -> "
+                                               "remote endpoints")
+    lacking: dict[str, str] = Field(default_factory=dict, description="service, socket or endpoint -> what the "
+                                    "target lacks of it")
+
+
 class DiffReport(Strict):
     model_config = ConfigDict(extra="forbid", title="migdiff diff report",
                               json_schema_extra={"$schema": SCHEMA_DIALECT, "$id": "diff.schema.json"})
@@ -147,6 +179,10 @@ class DiffReport(Strict):
     target: HostRef
     sections: list[SectionName]
     judgement: Judgement | None = None
+    readiness: list[Readiness] = Field(default_factory=list)
+    clients: list[ClientList] = Field(default_factory=list, description="the source's clients, per listening port: "
+                                      "shown, not judged (to repoint at cutover)")
+    source_map: HostMap | None = Field(default=None, description="the source's map, with what the target lacks")
     summary: dict[SectionName, Counts]
     changes: list[Change]
 

@@ -41,6 +41,15 @@ class Format(str, enum.Enum):
     csv = "csv"
 
 
+class ShowFormat(str, enum.Enum):
+    """show has no CSV: CSV is one row per change of a diff."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
 class FailOn(str, enum.Enum):
     blocker = "blocker"
     warning = "warning"
@@ -54,6 +63,9 @@ class Section(str, enum.Enum):
     runlevels = "runlevels"
     ports = "ports"
     packages = "packages"
+    jobs = "jobs"
+    units = "units"
+    connections = "connections"
 
 
 BundleArg = Annotated[Path, typer.Argument(help="a bundle (.tgz) written by migsnap", show_default=False)]
@@ -80,19 +92,39 @@ RolesOpt = Annotated[Optional[Path], typer.Option(
     show_default=False)]
 WidthOpt = Annotated[Optional[int], typer.Option("--width", help="terminal report width (default: the terminal's)",
                                                  min=40, show_default=False)]
+MaxReparseOpt = Annotated[int, typer.Option("--max-reparse-size", help="refuse bundles whose raw files add up to "
+                                            "more (bytes; they are held in memory and parsed again to check "
+                                            "parsed.json and snapshot.json)", min=1)]
+VerifyKeyOpt = Annotated[Optional[Path], typer.Option(
+    "--verify-key-file", help="the site key (a file) bundles must be signed with: a bundle without signature.json, "
+                              "signed with another key, or whose manifest changed after signing is refused",
+    show_default=False)]
 
 DEFAULT_MAX_MEMBERS = 20_000
 DEFAULT_MAX_MEMBER_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_TOTAL = 1024 * 1024 * 1024
+DEFAULT_MAX_REPARSE = 64 * 1024 * 1024
 
 
-def _limits(max_members: int, max_member_size: int, max_total_size: int) -> Limits:
+def _limits(max_members: int, max_member_size: int, max_total_size: int,
+            max_reparse_size: int = DEFAULT_MAX_REPARSE) -> Limits:
     from .bundle import Limits
-    return Limits(max_member_size=max_member_size, max_total_size=max_total_size, max_members=max_members)
+    return Limits(max_member_size=max_member_size, max_total_size=max_total_size, max_members=max_members,
+                  max_reparse_size=max_reparse_size)
+
+
+def _verify_key(path: Path | None, no_validate: bool = False) -> bytes | None:
+    if path is None:
+        return None
+    if no_validate:
+        raise UsageError("--verify-key-file checks bundles; --no-validate uses them unchecked: give one or the other")
+    from .trust import read_key
+    return read_key(path)
 
 
 def _error(message: str) -> None:
-    typer.echo(f"migdiff: {message}", err=True)
+    from .errors import escaped
+    typer.echo(f"migdiff: {escaped(message)}", err=True)
 
 
 @contextmanager
@@ -104,7 +136,7 @@ def exit_codes() -> Iterator[None]:
         _error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     except OSError as exc:  # writing the report: disk full, permission denied
-        _error(f"{exc.filename or 'output'}: {exc.strerror or exc}")
+        _error(f"{exc.filename if exc.filename is not None else 'output'}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_TROUBLE) from None
 
 
@@ -117,34 +149,78 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _write_atomically(output: Path, text: str) -> None:
-    """Write next to the destination and rename: a failed write leaves no half report."""
+    """Write next to the destination and rename: a failed write leaves no half report.
+
+    Only a regular file (or none) is replaced so: anything else (/dev/null, /dev/stdout, a FIFO,
+    a terminal) and a symbolic link (/dev/stdout is one) are written straight through, as a shell's
+    `>` would, never renamed over.  An error names the file given, not the temporary one."""
     import os
+    import stat
     import tempfile
-    directory = output.parent if str(output.parent) else Path(".")
-    if output.is_dir():
-        raise UsageError(f"{output}: is a directory; give a file name")
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
     try:
+        st = os.lstat(output)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(output)) from None
+    if st is not None and (stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) and os.path.isdir(output)):
+        raise UsageError(f"{output}: is a directory; give a file name")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(output)) from None
+        return
+    directory = output.parent if str(output.parent) else Path(".")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # a report is a normal file (mkstemp made it private)
         os.replace(tmp, output)
+    except OSError as exc:
+        _discard(tmp)
+        raise OSError(exc.errno, exc.strerror, str(output)) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
 
 
+def _discard(tmp: str | None) -> None:
+    import os
+    if tmp is not None and os.path.lexists(tmp):
+        os.unlink(tmp)
+
+
 def _present(what: str, obj: object, format: Format, output: Path | None, width: int | None, **options) -> None:
-    """Hands a report ("diff" or "show") to the presenter of the format; to a terminal, in color."""
+    """Hands a report ("diff" or "show") to the presenter of the format; to a terminal, in color.
+    A reader that goes away (`migdiff show x.tgz | head`) is not trouble: the command ends with
+    the status it would have had."""
     from .present import presenter, render
-    if format is Format.text and output is None:
-        module, render_one = presenter("text", what)
-        render_one(obj, module.console_for(sys.stdout, to_file=False, width=width), **options)
-        return
-    _emit(render(format.value, what, obj, width, **options), output)
+    try:
+        if format is Format.text and output is None:
+            module, render_one = presenter("text", what)
+            render_one(obj, module.console_for(sys.stdout, to_file=False, width=width), **options)
+            return
+        _emit(render(format.value, what, obj, width, **options), output)
+    except BrokenPipeError:
+        if output is not None:
+            raise
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    """stdout's reader went away: whatever is still written to it goes nowhere, silently."""
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _version(value: bool) -> None:
@@ -185,10 +261,12 @@ def diff_command(
     names: NamesOpt = None,
     roles: RolesOpt = None,
     no_validate: NoValidateOpt = False,
+    verify_key_file: VerifyKeyOpt = None,
     width: WidthOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
     max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
     max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+    max_reparse_size: MaxReparseOpt = DEFAULT_MAX_REPARSE,
 ) -> None:
     """Diff two hosts and judge whether the target can take over: system, init, services, runlevels,
     ports and packages.
@@ -199,10 +277,11 @@ def diff_command(
     """
     with exit_codes():
         from .host import opened_hosts
-        limits = _limits(max_members, max_member_size, max_total_size)
+        limits = _limits(max_members, max_member_size, max_total_size, max_reparse_size)
+        key = _verify_key(verify_key_file, no_validate)
         # the HTML report keeps identical records behind a toggle, so it always carries them
         identical = not only_changes or format is Format.html
-        with opened_hosts([str(source), str(target)], limits, check=not no_validate) as (a, b):
+        with opened_hosts([str(source), str(target)], limits, check=not no_validate, verify_key=key) as (a, b):
             from . import names as names_map  # loaded as the bundles were read
             from . import roles as roles_map
             from .changes import SECTIONS
@@ -226,20 +305,26 @@ JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="bundles ch
 def validate_command(
     bundles: Annotated[list[Path], typer.Argument(help="bundles to check", show_default=False)],
     jobs: JobsOpt = None,
+    verify_key_file: VerifyKeyOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
     max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
     max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+    max_reparse_size: MaxReparseOpt = DEFAULT_MAX_REPARSE,
 ) -> None:
-    """Check bundles: JSON Schemas, sha256 and size of every file, safety, format version.
+    """Check bundles: JSON Schemas, sha256 and size of every file, safety, format version, every entry
+    of the collector's table, parsed.json and snapshot.json against the raw files parsed again (for
+    bundles of the collector build migdiff carries), and the signature.
 
     One line per bundle, in the order given, OK or INVALID with the reasons. Many bundles are
     checked in parallel, with a progress bar on a terminal. Exit 0 all valid, 1 some invalid,
     2 some could not be read at all (those lines go to stderr).
     """
     from .fleet import run_many, validate_one
-    limits = _limits(max_members, max_member_size, max_total_size)
+    limits = _limits(max_members, max_member_size, max_total_size, max_reparse_size)
+    with exit_codes():
+        key = _verify_key(verify_key_file)
     worst = EXIT_SAME
-    for status, line in run_many(validate_one, [(str(p), limits) for p in bundles], jobs, "validating"):
+    for status, line in run_many(validate_one, [(str(p), limits, key) for p in bundles], jobs, "validating"):
         if status == "trouble":
             _error(line)
             worst = EXIT_TROUBLE
@@ -254,41 +339,45 @@ def validate_command(
 def show_command(
     bundles: Annotated[list[Path], typer.Argument(help="one bundle or many (written in the order given; "
                                                   "JSON gives a list)", show_default=False)],
-    format: FormatOpt = Format.text,
+    show_format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (the terminal), json, markdown "
+                                                    "(for a ticket), html (one self-contained file)")] = ShowFormat.text,
     output: OutputOpt = None,
     section: Annotated[Optional[list[str]], typer.Option(
-        "--section", "-s", help="system, init, services, ports, packages (repeat); default: all",
-        show_default=False)] = None,
+        "--section", "-s", help="system, init, services, ports, packages, jobs, units, connections (repeat); "
+                                "default: all", show_default=False)] = None,
     names: NamesOpt = None,
     no_validate: NoValidateOpt = False,
+    verify_key_file: VerifyKeyOpt = None,
     width: WidthOpt = None,
     jobs: JobsOpt = None,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
     max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
     max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+    max_reparse_size: MaxReparseOpt = DEFAULT_MAX_REPARSE,
 ) -> None:
     """One host's requirement list: system, init, services running or enabled, listening ports, packages.
 
     Exit 0, or 2 when a bundle could not be used (its line goes to stderr; the others are shown).
     """
+    format = Format(show_format.value)
     with exit_codes():
         from .show import SHOW_SECTIONS
         chosen = section or list(SHOW_SECTIONS)
         bad = [s for s in chosen if s not in SHOW_SECTIONS]
         if bad:
             raise UsageError(f"--section: unknown section {bad[0]!r}; choose from {', '.join(SHOW_SECTIONS)}")
+        limits = _limits(max_members, max_member_size, max_total_size, max_reparse_size)
+        key = _verify_key(verify_key_file, no_validate)
         if len(bundles) == 1 and format is Format.text and output is None:  # straight to the terminal, in color
             from . import names as names_map
             from .host import opened_hosts
             from .show import requirements
-            limits = _limits(max_members, max_member_size, max_total_size)
-            with opened_hosts([str(bundles[0])], limits, check=not no_validate) as (host,):
+            with opened_hosts([str(bundles[0])], limits, check=not no_validate, verify_key=key) as (host,):
                 req = requirements(host.ref, host.snapshot, chosen, names_map.load(names))
             _present("show", req, format, None, width)
             return
         from .fleet import run_many, show_one
-        limits = _limits(max_members, max_member_size, max_total_size)
-        jobs_in = [(str(p), limits, not no_validate, chosen, str(names) if names else None, format.value, width)
+        jobs_in = [(str(p), limits, not no_validate, chosen, str(names) if names else None, format.value, width, key)
                    for p in bundles]
         shown, trouble = [], False
         for status, text in run_many(show_one, jobs_in, jobs, "reading"):
@@ -301,7 +390,12 @@ def show_command(
             body = "[\n" + ",\n".join(t.rstrip("\n") for t in shown) + "\n]\n"
         else:
             body = "\n".join(shown)
-        _emit(body, output)
+        try:
+            _emit(body, output)
+        except BrokenPipeError:
+            if output is not None:
+                raise
+            _reader_gone()
     if trouble:
         raise typer.Exit(EXIT_TROUBLE)
 
@@ -331,6 +425,9 @@ def redact_command(
     redact_key: Annotated[Optional[str], typer.Option(
         "--redact-key", help="the key itself (visible in ps; prefer --redact-key-file)", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing output file")] = False,
+    sign_key_file: Annotated[Optional[Path], typer.Option(
+        "--sign-key-file", help="sign the redacted copy with the site key in FILE (at least 8 bytes): "
+        "signature.json, an HMAC-SHA256 of its manifest, as the collector writes it", show_default=False)] = None,
     no_validate: NoValidateOpt = False,
     max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
     max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
@@ -339,20 +436,22 @@ def redact_command(
     """Write a copy of a bundle with hostnames, IP and MAC addresses and human user names replaced by
     pseudonyms derived from the key, in raw output and parsed JSON alike.
 
-    Two bundles redacted with the same key still diff as the originals do.
+    Two bundles redacted with the same key still diff as the originals do.  A bundle whose
+    /etc/passwd was cut by --max-output is refused: the users past the cut could not be hidden.
     """
     with exit_codes():
         from .bundle import read_bundle
-        from .redact import read_key, redact_bundle
+        from .redact import read_key, read_sign_key, redact_bundle
         from .validate import validate
         from .errors import InvalidBundle
         key = read_key(redact_key, redact_key_file)
+        sign_key = read_sign_key(sign_key_file)
         source = read_bundle(str(bundle), _limits(max_members, max_member_size, max_total_size), keep_raw=True)
         if not no_validate:
             result = validate(source, typed=())  # checked, not used: no model objects
             if not result.ok:
                 raise InvalidBundle(str(bundle), list(result.reasons))
-        written = redact_bundle(source, key, output, force)
+        written = redact_bundle(source, key, output, force, sign_key)
         typer.echo(f"wrote {written}")
 
 
@@ -400,10 +499,9 @@ def _exit_now(code: int | str | None, output_error: OSError | None = None) -> No
             sys.stdout.flush()
         except OSError as exc:
             output_error = exc
-    if output_error is not None:
+    if output_error is not None and output_error.errno != errno.EPIPE:  # a reader gone is no trouble
         status = EXIT_TROUBLE
-        if output_error.errno != errno.EPIPE:
-            print(f"migdiff: output: {output_error.strerror or output_error}", file=sys.stderr)
+        print(f"migdiff: output: {output_error.strerror or output_error}", file=sys.stderr)
     try:
         sys.stderr.flush()
     except OSError:  # nowhere left to say anything

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .attribution import HostAttribution, Who, attribute, port_key
-from .changes import SECTIONS, Change, Counts, DiffReport, HostRef, Pair
+from .changes import SECTIONS, Change, ClientList, Counts, DiffReport, HostMap, HostRef, Pair, Readiness
 from .models import Package, Service, Snapshot
 from .names import NameMap
 from .packages import Classifier, new_series, stem
@@ -109,7 +109,10 @@ def compare(source: Snapshot, target: Snapshot, source_ref: HostRef, target_ref:
         found, identical = SECTION_COMPARERS[section](ctx)
         changes.extend(found)
         summary[section] = Counts(identical=identical)
-    return DiffReport(source=source_ref, target=target_ref, sections=chosen, summary=summary, changes=changes)
+    return DiffReport(source=source_ref, target=target_ref, sections=chosen, summary=summary, changes=changes,
+                      readiness=[ssh_readiness(source, target, target_ref)], clients=clients_to_repoint(source),
+                      source_map=host_map(f"{source_ref.hostname or source_ref.bundle}: what it serves, who uses it, "
+                                          "what it needs", source, ctx.source.who))
 
 
 # --- the walk shared by every section --------------------------------------------------------
@@ -816,7 +819,9 @@ def compare_packages(ctx: Context) -> Compared:
             a.shown = {"movement": movement("rpm", pa.version or "", pb.version or "", None, None)}
     for rec in src.values():
         rec.attribution = ctx.source.who.for_package(rec.name)
-    found, same = walk("packages", src, tgt, _package_describe, ctx, pairs)
+    # by manager, name, then arch: "dpkg:python3:amd64" before "dpkg:python3-minimal:amd64"
+    found, same = walk("packages", src, tgt, _package_describe, ctx, pairs,
+                       order=lambda key: tuple(key.split(" = ")[0].split(":")))
     for change in found:
         if change.kind == "only-in-target":
             continue
@@ -832,6 +837,208 @@ def compare_packages(ctx: Context) -> Compared:
     return found, same + identical
 
 
+# --- scheduled jobs ------------------------------------------------------------------------------
+
+def _job_key(job: Any) -> str:
+    """ "/etc/cron.d/myapp-report: /opt/myapp/report.sh", "crontab labuser: ...", "x.timer: ..."."""
+    return f"{job.where}: {job.command or job.schedule or '?'}"
+
+
+def _job_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                  pair: Pair | None) -> str:
+    rec = a or b
+    job = rec.origin
+    what = f"{job.where}" + (f" ({job.schedule})" if job.schedule else "") + \
+        (f" as {job.user}" if job.user else "") + (f": {job.command}" if job.command else "")
+    owner = "" if job.package in (None, "?") else f" [package {job.package}]"
+    if kind == "only-in-source":
+        return f"{what}: on source, not on target{owner}"
+    if kind == "only-in-target":
+        return f"{what}: on target only{owner}"
+    if kind == "identical":
+        return f"{what}: on both"
+    if fld == "where":
+        return f"{pair.source} on source runs as {b.origin.kind} {pair.target} on target"
+    return f"{_label(a, b, pair)}: {fld} {_show(va)} on source, {_show(vb)} on target"
+
+
+def compare_jobs(ctx: Context) -> Compared:
+    """Scheduled jobs by where they are defined and what they run; a job that runs the same
+    command elsewhere on the target (a cron job become a timer) is the same job."""
+    def recs(snap: Snapshot) -> dict[str, Rec]:
+        out: dict[str, Rec] = {}
+        for job in snap.jobs:
+            out.setdefault(_job_key(job), Rec({"schedule": job.schedule, "user": job.user}, _job_key(job),
+                                              {"kind": job.kind, "package": job.package}, origin=job))
+        return out
+    src, tgt = recs(ctx.source.snap), recs(ctx.target.snap)
+    pairs = pair_up(src, tgt, [("same-command", lambda r: r.origin.command if r.origin.kind != "at" else None,
+                                False)])
+    for key, pair in pairs.items():  # compared by what runs, not by how it is scheduled
+        a, b = src[key], tgt[key]
+        a.view, b.view = {"where": a.origin.where}, {"where": b.origin.where}
+    found, identical = walk("jobs", src, tgt, _job_describe, ctx, pairs)
+    for change in found:
+        rec = src.get(change.key) or tgt.get(change.key)
+        if change.kind == "only-in-source" or change.kind == "changed":
+            change.source = {**(change.source if isinstance(change.source, dict) else {"value": change.source}),
+                             "kind": rec.origin.kind, "package": rec.origin.package, "capture": rec.origin.source}
+    return found, identical
+
+
+# --- local units: what an admin wrote in /etc/systemd/system, init scripts no package owns ------
+
+def _unit_key(unit: Any) -> str:
+    return unit.name
+
+
+def _unit_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                   pair: Pair | None) -> str:
+    rec = a or b
+    unit = rec.origin
+    what = f"{unit.kind} {unit.name} ({unit.file}" + (f", runs {unit.exec}" if unit.exec else "") + ")"
+    if kind == "only-in-source":
+        return f"{what}: no package owns it, on source only"
+    if kind == "only-in-target":
+        return f"{what}: no package owns it, on target only"
+    if kind == "identical":
+        return f"{unit.kind} {unit.name}: on both"
+    if fld == "kind":
+        return f"{pair.source} ({a.origin.kind}) on source is {pair.target} ({b.origin.kind}) on target"
+    return f"{_label(a, b, pair)}: {fld} {_show(va)} on source, {_show(vb)} on target"
+
+
+def compare_units(ctx: Context) -> Compared:
+    """The units, drop-ins, init scripts and Upstart jobs no package owns (or whose owner is not
+    known): the workload's own.  An init script and a unit of the same service are one."""
+    def recs(snap: Snapshot) -> dict[str, Rec]:
+        return {_unit_key(u): Rec({"kind": u.kind, "exec": u.exec}, u.name, {"package": u.package}, origin=u)
+                for u in snap.units if u.package in (None, "?")}
+    src, tgt = recs(ctx.source.snap), recs(ctx.target.snap)
+
+    def service(rec: Rec) -> str | None:
+        unit = rec.origin
+        if unit.kind == "drop-in":
+            return None
+        return unit.name[:-len(".service")] if unit.name.endswith(".service") else \
+            (unit.name if unit.kind in ("init-script", "upstart-job") else None)
+    pairs = pair_up(src, tgt, [("converted", service, False)])
+    for key in pairs:
+        src[key].view, tgt[key].view = {"kind": src[key].origin.kind}, {"kind": tgt[key].origin.kind}
+    found, identical = walk("units", src, tgt, _unit_describe, ctx, pairs)
+    for change in found:
+        rec = src.get(change.key) or tgt.get(change.key)
+        change.source = {**(change.source if isinstance(change.source, dict) else {"value": change.source}),
+                         "kind": rec.origin.kind, "package": rec.origin.package} \
+            if change.kind != "only-in-target" else change.source
+    return found, identical
+
+
+# --- connections: the hosts this one depends on ----------------------------------------------------
+
+def _dep_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
+                  pair: Pair | None) -> str:
+    rec = a or b
+    who = ", ".join(rec.shown["who"]) or "process unknown"
+    if kind == "only-in-source":
+        return f"{rec.name} ({who}): the source connects to it, the target was not seen doing so"
+    if kind == "only-in-target":
+        return f"{rec.name} ({who}): the target connects to it, the source was not seen doing so"
+    return f"{rec.name} ({who}): both connect to it"
+
+
+def compare_connections(ctx: Context) -> Compared:
+    """The remote endpoints each host was seen connected to (loopback stays local)."""
+    def recs(snap: Snapshot) -> dict[str, Rec]:
+        out: dict[str, Rec] = {}
+        for dep in snap.connections.dependencies:
+            key = f"{dep.remote}:{dep.port}" if ":" not in dep.remote else f"[{dep.remote}]:{dep.port}"
+            rec = out.setdefault(key, Rec({}, key, {"who": [], "count": 0}, origin=dep))
+            who = dep.service or dep.process
+            if who and who not in rec.shown["who"]:
+                rec.shown["who"].append(who)
+            rec.shown["count"] += dep.count
+        return out
+    src, tgt = recs(ctx.source.snap), recs(ctx.target.snap)
+    found, identical = walk("connections", src, tgt, _dep_describe, ctx)
+    for change in found:
+        rec = src.get(change.key) or tgt.get(change.key)
+        side = "source" if change.kind == "only-in-source" else "target"
+        setattr(change, side, {"remote": rec.origin.remote, "port": rec.origin.port, "who": rec.shown["who"],
+                               "connections": rec.shown["count"]})
+    return found, identical
+
+
+def host_map(title: str, snap: Snapshot, who: HostAttribution) -> HostMap:
+    """The map of a host: each TCP or UDP listening socket under the service (else the process)
+    behind it, the clients of each socket, and each service's dependencies."""
+    m = HostMap(title=title)
+    seen: set[str] = set()
+    by_port: dict[int, str] = {}
+    for p in snap.ports:
+        if p.protocol == "unix":
+            continue
+        key = port_key(p.protocol, p.bind, p.port, p.path)
+        if key in seen:
+            continue
+        seen.add(key)
+        att = who.for_port(key)
+        owner = (att.service or att.process) if att else None
+        m.services.setdefault(owner or "process unknown", []).append(key)
+        if p.protocol == "tcp" and p.port is not None:
+            by_port.setdefault(p.port, key)
+    for c in snap.connections.clients:
+        key = by_port.get(c.port)
+        if key and c.remote not in m.clients.setdefault(key, []):
+            m.clients[key].append(c.remote)
+    for d in snap.connections.dependencies:
+        endpoint = f"{d.remote}:{d.port}" if ":" not in d.remote else f"[{d.remote}]:{d.port}"
+        owner = d.service or d.process or "process unknown"
+        if endpoint not in m.dependencies.setdefault(owner, []):
+            m.dependencies[owner].append(endpoint)
+    return m
+
+
+def clients_to_repoint(snap: Snapshot) -> list[ClientList]:
+    """The source's clients per listening port: what must be pointed at the target at cutover."""
+    by_port: dict[int, ClientList] = {}
+    for c in snap.connections.clients:
+        entry = by_port.setdefault(c.port, ClientList(port=c.port, remotes=[], connections=0))
+        if c.remote not in entry.remotes:
+            entry.remotes.append(c.remote)
+        entry.connections += c.count
+    return [by_port[p] for p in sorted(by_port)]
+
+
+def ssh_readiness(source: Snapshot, target: Snapshot, target_ref: HostRef | None = None) -> Readiness:
+    """The seed's "Set Up SSH Key Access": does the target have a key, and may it log in to the source?"""
+    keys = [k for k in target.ssh.keys if k.private_key] or list(target.ssh.keys)
+    hidden = target_ref is not None and any("ssh-keys" in ids for status, ids in target_ref.incomplete.items()
+                                            if status in ("denied", "partial", "timeout", "error"))
+    if not keys and hidden:
+        return Readiness(topic="ssh", ready=None, text="unknown: the target's bundle could not read its users' "
+                         "keys (collected without root): check by hand that its key is in the source's "
+                         "authorized_keys")
+    if not keys and target.ssh.sshd.source is None and not target.ssh.authorized:
+        return Readiness(topic="ssh", ready=None, text="unknown: the target's bundle holds no SSH facts (an older "
+                         "collector, or no sshd and no keys)")
+    if not keys:
+        return Readiness(topic="ssh", ready=None if not target.ssh.authorized and not source.ssh.authorized
+                         else False, text="the target has no SSH key pair of root or of a user (collected without "
+                         "root, or none made): make one (ssh-keygen) and add its public key to the source's "
+                         "authorized_keys")
+    authorized = {k.fingerprint: k for k in source.ssh.authorized}
+    for key in keys:
+        if key.fingerprint in authorized:
+            who = authorized[key.fingerprint].user or "a user"
+            return Readiness(topic="ssh", ready=True, text=f"ready: the target's {key.user} key {key.fingerprint} "
+                             f"({key.type}) may log in to the source as {who}")
+    first = keys[0]
+    return Readiness(topic="ssh", ready=False, text=f"not ready: the target's {first.user} key {first.fingerprint} "
+                     f"({first.type}) is in none of the source's authorized_keys: add it (ssh-copy-id) before "
+                     "copying data over")
+
+
 SECTION_COMPARERS: dict[str, Callable[[Context], Compared]] = {
     "system": compare_system,
     "init": compare_init,
@@ -839,4 +1046,7 @@ SECTION_COMPARERS: dict[str, Callable[[Context], Compared]] = {
     "runlevels": compare_runlevels,
     "ports": compare_ports,
     "packages": compare_packages,
+    "jobs": compare_jobs,
+    "units": compare_units,
+    "connections": compare_connections,
 }

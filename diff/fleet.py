@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from .bundle import Limits, read_bundle
+from .bundle import RAW_IN_MEMORY, Limits, read_bundle
 from .errors import MigdiffError
 
 T = TypeVar("T")
@@ -53,25 +53,26 @@ def _advance(progress) -> None:
 
 # --- the work on one bundle, in a worker process (module-level, so it can be sent there) ------------
 
-def validate_one(job: tuple[str, Limits]) -> tuple[str, str]:
+def validate_one(job: tuple[str, Limits, bytes | None]) -> tuple[str, str]:
     """("ok" | "invalid" | "trouble", the line to print) for one bundle."""
     from .validate import validate
-    path, limits = job
+    path, limits, key = job
     try:
-        result = validate(read_bundle(path, limits), typed=())
+        bundle = read_bundle(path, limits, raw_budget=min(RAW_IN_MEMORY, limits.max_reparse_size))
+        result = validate(bundle, typed=(), limits=limits, verify_key=key)
     except MigdiffError as exc:
         return "trouble", str(exc)
     return ("ok" if result.ok else "invalid"), result.line()
 
 
-def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | None]) -> tuple[str, str]:
+def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | None, bytes | None]) -> tuple[str, str]:
     """("ok" | "trouble", the rendered requirement list or the error line) for one bundle."""
     from . import names as names_map
     from .host import opened_hosts
     from .show import requirements
-    path, limits, check, sections, names_file, fmt, width = job
+    path, limits, check, sections, names_file, fmt, width, key = job
     try:
-        with opened_hosts([path], limits, check=check) as (host,):
+        with opened_hosts([path], limits, check=check, verify_key=key) as (host,):
             req = requirements(host.ref, host.snapshot, sections,
                                names_map.load(Path(names_file) if names_file else None))
     except MigdiffError as exc:

@@ -34,6 +34,7 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
         return work
     if pid == 0:  # the child: never returns, and never runs the parent's exit handlers or flushes
         os.close(read_end)
+        gc.disable()  # short-lived, and what it builds holds no cycles: nothing for the collector to do
         status = 1
         try:
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .bundle import DEFAULT_LIMITS, Bundle, Limits, read_bundles
+from .bundle import DEFAULT_LIMITS, RAW_IN_MEMORY, Bundle, Limits, read_bundles
 from .errors import BundleError, InvalidBundle
 
 if TYPE_CHECKING:  # pydantic and the models are loaded while the bundles are read (opened_hosts)
@@ -27,20 +27,27 @@ class Host:
 
 
 @contextmanager
-def opened_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool = True) -> Iterator[list[Host]]:
-    """Bundles ready to use, checked as `migdiff validate` checks them (unless check is False).
+def opened_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool = True,
+                 verify_key: bytes | None = None) -> Iterator[list[Host]]:
+    """Bundles ready to use, checked as `migdiff validate` checks them (unless check is False),
+    their signatures against verify_key when one is given.
 
-    Their snapshots are checked and typed before the block runs.  Large parsed.json documents
-    are checked meanwhile, by a forked child (validate.start_validation): what the block computes
-    stands only if they pass, and InvalidBundle is raised as it ends otherwise.  So the block
-    computes, and the caller writes after it.
+    Their snapshots are checked and typed before the block runs.  The content of large bundles
+    (parsed.json, and the raw files parsed again) is checked meanwhile, by a forked child
+    (validate.start_validation): what the block computes stands only if it passes, and
+    InvalidBundle is raised as it ends otherwise.  So the block computes, and the caller writes
+    after it.
     """
-    bundles = read_bundles(paths, limits, meanwhile=_load_modules)
-    from . import validate
     if not check:
+        bundles = read_bundles(paths, limits, meanwhile=_load_modules)
         yield [Host(bundle=bundle, snapshot=_typed_leniently(bundle)) for bundle in bundles]
         return
-    pending = validate.start_validation(bundles, fork_from=validate.FORK_FROM)
+    # Read first, then check: a large bundle's content is checked by a child forked at once, which
+    # needs none of the modules this process loads next (pydantic's models take as long to build
+    # as reading takes).
+    bundles = read_bundles(paths, limits, raw_budget=min(RAW_IN_MEMORY, limits.max_reparse_size))
+    from . import validate
+    pending = validate.start_validation(bundles, fork_from=validate.FORK_FROM, limits=limits, verify_key=verify_key)
     if not pending.usable():
         _refuse_invalid(pending.results())
     hosts = []

@@ -18,7 +18,7 @@ UtcTime = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")]
 NonNegative = Annotated[int, Field(ge=0)]
 Runlevel = Annotated[str, Field(pattern=r"^[0-6S]$")]
 OnOff = Literal["on", "off"]
-Section = Literal["system", "init", "services", "ports", "packages"]
+Section = Literal["system", "init", "services", "ports", "packages", "jobs", "connections", "ssh"]
 Status = Literal["ok", "failed", "missing", "timeout", "truncated", "absent", "denied", "partial", "error", "skipped"]
 
 
@@ -234,6 +234,83 @@ class Package:
                                                               "(Pre-Depends, Depends, through Provides too)")] = None
 
 
+Owner = Annotated[str | None, Field(description="the package owning its definition; None: no package does (an "
+                                                "admin's, the workload's own); \"?\": the package database was not asked")]
+
+
+@Record
+class Job:
+    kind: Literal["cron", "anacron", "crontab", "cron-script", "timer", "at"]
+    where: Annotated[str, Field(description="the file, \"crontab USER\", cron's run-parts folder, the timer unit, "
+                                           "or \"at N\"")]
+    user: str | None
+    schedule: str | None
+    command: str | None
+    unit: Annotated[str | None, Field(description="timers: the unit it starts")]
+    package: Owner
+    source: str
+
+
+@Record
+class LocalUnit:
+    name: Annotated[str, Field(description="unit name (a drop-in: UNIT/FILE.conf), init script or Upstart job name")]
+    kind: Literal["unit", "drop-in", "init-script", "upstart-job"]
+    file: str
+    package: Owner
+    description: str | None
+    exec: Annotated[str | None, Field(description="what it runs: ExecStart, or the program its init script starts")]
+    wanted_by: list[str]
+    source: str
+
+
+class Dependency(Strict):
+    remote: str = Field(description="the address this host connects to")
+    port: Annotated[int, Field(ge=0, le=65535)]
+    process: str | None
+    service: str | None
+    count: NonNegative
+    source: str
+
+
+class Client(Strict):
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(description="the local listening port they connect to")
+    remote: str
+    count: NonNegative
+
+
+class Connections(Strict):
+    dependencies: list[Dependency] = []
+    clients: list[Client] = []
+
+
+class SshKey(Strict):
+    user: str | None
+    type: str
+    fingerprint: str
+    private_key: bool = Field(description="the private half lies beside it (only its existence is read)")
+    file: str
+
+
+class AuthorizedKey(Strict):
+    user: str | None
+    type: str
+    fingerprint: str
+    comment: str | None
+    file: str
+
+
+class Sshd(Strict):
+    ports: list[Annotated[int, Field(ge=0, le=65535)]] = []
+    permit_root_login: str | None = None
+    source: str | None = None
+
+
+class Ssh(Strict):
+    keys: list[SshKey] = []
+    authorized: list[AuthorizedKey] = []
+    sshd: Sshd = Sshd()
+
+
 class Snapshot(Strict):
     model_config = ConfigDict(extra="forbid", defer_build=True, title="migsnap snapshot",
                               json_schema_extra={"$schema": SCHEMA_DIALECT, "$id": "snapshot.schema.json"})
@@ -246,3 +323,8 @@ class Snapshot(Strict):
     services: dict[str, Service]
     ports: list[Port]
     packages: list[Package]
+    # since migsnap 0.2: what the workload does beyond packages
+    jobs: list[Job] = []
+    units: list[LocalUnit] = []
+    connections: Connections = Connections()
+    ssh: Ssh = Ssh()

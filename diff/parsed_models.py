@@ -347,6 +347,58 @@ class RpmOwnersData(Strict):
     unowned: list[str] = []
 
 
+class CronJobRow(Strict):
+    file: str
+    user: str | None
+    schedule: str
+    command: str
+
+
+class CronScriptRow(Strict):
+    dir: str
+    name: str
+    file: str
+    type: str
+    target: str | None
+
+
+class TimerRow(Strict):
+    unit: str
+    activates: str | None
+    next: str | None
+    last: str | None
+
+
+class AtRow(Strict):
+    job: int
+    when: str
+    queue: str
+    user: str
+
+
+class UnitFileRow2(Strict):
+    file: str
+    unit: str
+    dropin: bool
+    settings: dict[str, list[str]]
+
+
+class SshKeyRow(Strict):
+    file: str
+    user: str | None
+    kind: Literal["identity", "authorized"]
+    type: str
+    fingerprint: str
+    comment: str | None
+
+
+class SshDirRow(Strict):
+    user: str | None
+    name: str
+    type: str
+    private_key: bool
+
+
 # The data each parser returns; test_conformance checks this covers every parser in the table.
 PARSER_MODELS: dict[str, Any] = {
     "parse_value": ValueData,
@@ -387,6 +439,15 @@ PARSER_MODELS: dict[str, Any] = {
     "parse_passwd": list[PasswdRow],
     "parse_dpkg_search": list[DpkgSearchRow],
     "parse_rpm_owners": RpmOwnersData,
+    "parse_cron_files": list[CronJobRow],
+    "parse_user_crontabs": list[CronJobRow],
+    "parse_cron_scripts": list[CronScriptRow],
+    "parse_systemctl_timers": list[TimerRow],
+    "parse_atq": list[AtRow],
+    "parse_unit_files": list[UnitFileRow2],
+    "parse_ssh_keys": list[SshKeyRow],
+    "parse_ssh_dirs": list[SshDirRow],
+    "parse_sshd_config": dict[str, list[str]],
 }
 
 

@@ -2,7 +2,9 @@
 
 The raw files are redacted, then re-parsed and re-normalized by the collector's parsers, so the
 new bundle's parsed.json and snapshot.json agree with its raw files, and its manifest says that
-redaction was applied (never with what key).
+redaction was applied (never with what key).  A bundle whose /etc/passwd was cut (or not read) is
+refused: the user names past the cut would stay.  With a signing key, the copy is signed as the
+collector signs (signature.json, an HMAC-SHA256 of its manifest).
 """
 from __future__ import annotations
 
@@ -19,6 +21,16 @@ from .errors import MigdiffError, UsageError
 def read_key(text: str | None, path: Path | None) -> bytes:
     try:
         return migsnap.redaction_key(text, str(path) if path else None)
+    except migsnap.Trouble as exc:
+        raise UsageError(str(exc)) from None
+
+
+def read_sign_key(path: Path | None) -> bytes | None:
+    """The site's signing key from --sign-key-file, read as the collector reads it (at least 8 bytes)."""
+    if path is None:
+        return None
+    try:
+        return migsnap.read_key_file(str(path), "--sign-key-file")
     except migsnap.Trouble as exc:
         raise UsageError(str(exc)) from None
 
@@ -40,27 +52,39 @@ def results_of(bundle: Bundle) -> list[migsnap.Result]:
     return results
 
 
-def redact_bundle(bundle: Bundle, key: bytes, output: Path, force: bool = False) -> Path:
-    """Writes the redacted copy of `bundle` to `output` (a file, or a directory to put it in)."""
+def redact_bundle(bundle: Bundle, key: bytes, output: Path, force: bool = False,
+                  sign_key: bytes | None = None) -> Path:
+    """Writes the redacted copy of `bundle` to `output` (a file, or a directory to put it in),
+    signed with `sign_key` when given.  Never replaces a file unless `force`: not one that was
+    there before, nor one that appeared while the copy was written."""
     results = results_of(bundle)
     for result in results:
         migsnap.apply_parser(result)
     meta = {k: v for k, v in bundle.manifest.items() if k not in ("entries", "summary", "files")}
-    meta = migsnap.redact_results(results, meta, key)
+    try:
+        meta = migsnap.redact_results(results, meta, key)
+    except migsnap.Trouble as exc:
+        raise MigdiffError(f"{bundle.path}: {exc}") from None
     members, _ = migsnap.build_members(results, meta)
-    stamp = (bundle.manifest.get("started_at") or "").replace("-", "").replace(":", "")
-    top = f"migsnap-{meta['hostname']}-{stamp}"
+    members = migsnap.signed(members, sign_key)
+    stamp = str(bundle.manifest.get("started_at") or "").replace("-", "").replace(":", "")
+    top = migsnap.bundle_stem(meta.get("hostname"), stamp)  # the pseudonym; never a control byte
     target = output / f"{top}.tgz" if output.is_dir() else output
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:
         raise UsageError(f"{target} exists; use --force to replace it")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             migsnap.write_tar(f, top, members, 0)
         os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                migsnap.publish(tmp, str(target))
+            except migsnap.Trouble as exc:
+                raise UsageError(str(exc)) from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return target

@@ -57,4 +57,4 @@ def write_collector(output: Path, force: bool) -> str:
         target.chmod(0o755)
     except OSError as exc:
         raise MigdiffError(f"{target}: {exc.strerror}") from None
-    return f"wrote {target} (migsnap {migsnap.__version__}); run it on the host with: python migsnap.py"
+    return f"wrote {target} (migsnap {migsnap.__version__}); run it on the host with: python {target.name}"

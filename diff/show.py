@@ -6,13 +6,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from .attribution import attribute, port_key
-from .changes import HostRef
-from .compare import evr
-from .models import Init, Package, Service, Snapshot, System
+from .changes import HostMap, HostRef
+from .compare import evr, host_map
+from .models import Client, Dependency, Init, Job, LocalUnit, Package, Service, Snapshot, System
 from .names import NameMap
 
-SHOW_SECTIONS = ("system", "init", "services", "ports", "packages")
-ShowSection = Literal["system", "init", "services", "ports", "packages"]
+SHOW_SECTIONS = ("system", "init", "services", "ports", "packages", "jobs", "units", "connections")
+ShowSection = Literal["system", "init", "services", "ports", "packages", "jobs", "units", "connections"]
 
 
 class ListeningPort(BaseModel):
@@ -36,6 +36,11 @@ class Requirements(BaseModel):
     services: list[Service]
     ports: list[ListeningPort]
     packages: list[Package]
+    jobs: list[Job] = []
+    units: list[LocalUnit] = []
+    dependencies: list[Dependency] = []
+    clients: list[Client] = []
+    map: HostMap | None = None
 
 
 def requirements(ref: HostRef, snap: Snapshot, sections: list[str], names: NameMap) -> Requirements:
@@ -54,6 +59,12 @@ def requirements(ref: HostRef, snap: Snapshot, sections: list[str], names: NameM
                              package=_att(who.for_port(k), "package")) for k, v in sorted(ports.items())]
         if "ports" in sections else [],
         packages=[p for p in snap.packages if p.status == "installed"] if "packages" in sections else [],
+        jobs=list(snap.jobs) if "jobs" in sections else [],
+        units=[u for u in snap.units if u.package in (None, "?")] if "units" in sections else [],
+        dependencies=list(snap.connections.dependencies) if "connections" in sections else [],
+        clients=list(snap.connections.clients) if "connections" in sections else [],
+        map=host_map(f"{ref.hostname or ref.bundle}: what it serves, who uses it, what it needs", snap, who)
+        if "connections" in sections or "ports" in sections else None,
     )
 
 

@@ -88,6 +88,19 @@ REASONS: dict[str, str] = {
     "init-changed": "init system changed",
     "boot-level-lower": "hosts booting into a lower level",
     "boot-level": "boot facts",
+    "job-missing": "jobs of the workload not scheduled on target",
+    "job-changed": "jobs scheduled otherwise",
+    "job-converted": "jobs that run the same command another way",
+    "package-job": "jobs a package ships",
+    "pending-at": "one-off at jobs pending on source",
+    "new-job": "jobs only on target",
+    "unit-missing": "local units or scripts of the workload missing on target",
+    "override-missing": "local drop-ins missing on target",
+    "unit-converted": "local init scripts become units",
+    "unit-changed": "local units that run something else",
+    "new-unit": "local units only on target",
+    "dependency-unseen": "remote endpoints the target was not seen reaching",
+    "new-dependency": "remote endpoints only the target reaches",
 }
 SEVERITY_ORDER = {"info": 0, "warning": 1, "blocker": 2}
 LOSSY = ("timeout", "truncated", "denied", "partial", "error")
@@ -179,9 +192,12 @@ class Evidence:
                 self.lost.setdefault(section, []).append(f"{capture_id} {status}")
         self.not_root = ref.euid not in (0, None)
 
-    def incomplete(self, section: str) -> str | None:
-        if section in self.lost:
-            return f"the {self.side}'s {section} are incomplete ({', '.join(self.lost[section])})"
+    def incomplete(self, section: str, capture: str | None = None) -> str | None:
+        """Why the section is incomplete on this side, or None; with `capture`, only that entry's
+        loss counts (a user's crontab hidden from a non-root run says nothing of /etc/cron.d)."""
+        found = [f for f in self.lost.get(section, []) if capture is None or f.split(" ")[0] == capture]
+        if found:
+            return f"the {self.side}'s {section} are incomplete ({', '.join(found)})"
         return None
 
     def notes(self) -> list[str]:
@@ -382,8 +398,64 @@ def judge_package(c: Change, j: Judge) -> Judged:
     return "info", "upgraded", None
 
 
+def judge_job(c: Change, j: Judge) -> Judged:
+    if c.kind == "only-in-target":
+        return "info", "new-job", None
+    if c.kind == "changed" and c.field == "where":
+        return "info", "job-converted", None
+    package = c.source.get("package") if isinstance(c.source, dict) else None
+    kind = c.source.get("kind") if isinstance(c.source, dict) else None
+    if c.kind == "only-in-source":
+        if kind == "at":
+            return "warning", "pending-at", "a one-off job waiting on the source: run it there before cutover, " \
+                                            "or queue it again on target"
+        if package not in (None, "?"):
+            return "info", "package-job", None
+        lost = j.target.incomplete("jobs", c.source.get("capture"))
+        if lost:
+            return "warning", "unknown-evidence", f"unknown: {lost}; check the target by hand"
+        if package == "?" and kind not in ("crontab",):
+            return "warning", "unknown-evidence", "unknown: the bundle does not say whether a package owns its " \
+                                                  "file; if none does, recreate it on target"
+        return "blocker", "job-missing", "it belongs to the workload (no package ships it) and stops running at " \
+                                         "cutover: recreate it on target (copy the cron file, crontab -u USER, or " \
+                                         "a timer)"
+    return "warning", "job-changed", "it is scheduled otherwise on target: check that is intended"
+
+
+def judge_unit(c: Change, j: Judge) -> Judged:
+    if c.kind == "only-in-target":
+        return "info", "new-unit", None
+    if c.kind == "changed":
+        if c.field == "kind":
+            return "info", "unit-converted", None
+        return "info", "unit-changed", None
+    names = set(c.key.split(" = "))
+    names |= {n[:-len(".service")] for n in names if n.endswith(".service")}
+    if names & j.reported_services:
+        return "info", "follows-service", None
+    if c.source.get("kind") == "drop-in":
+        return "warning", "override-missing", "an admin's override of a unit is not on target: copy it to " \
+                                              "/etc/systemd/system/UNIT.d/ if the target's unit needs it too"
+    lost = j.target.incomplete("services")
+    if lost:
+        return "warning", "unknown-evidence", f"unknown: {lost}; check the target by hand"
+    if c.source.get("package") == "?":
+        return "warning", "unknown-evidence", "unknown: the bundle does not say whether a package owns it"
+    return "blocker", "unit-missing", "the workload's own unit or script (no package owns it) is not on " \
+                                      "target: copy it over and enable it"
+
+
+def judge_connection(c: Change, j: Judge) -> Judged:
+    if c.kind == "only-in-source":
+        return "warning", "dependency-unseen", f"check that the target can reach {c.key} (routes, firewalls, " \
+                                               "the remote side's access rules such as pg_hba.conf) before cutover"
+    return "info", "new-dependency", None
+
+
 JUDGES = {"system": judge_system, "init": judge_init, "services": judge_service, "runlevels": judge_runlevels,
-          "ports": judge_port, "packages": judge_package}
+          "ports": judge_port, "packages": judge_package, "jobs": judge_job, "units": judge_unit,
+          "connections": judge_connection}
 
 
 def _cover(changes: list[Change]) -> None:
@@ -411,6 +483,27 @@ def _cover(changes: list[Change]) -> None:
             c.severity, c.reason, c.hint = "info", "covered", f"part of the upgrade reported for {lead.key}"
 
 
+def _lacking(report: DiffReport) -> dict[str, str]:
+    """What the target lacks of the source's map: services and sockets nothing serves there, and
+    the endpoints it was not seen reaching."""
+    out: dict[str, str] = {}
+    for c in report.changes:
+        if c.kind == "identical" or c.ignored:
+            continue
+        if c.section == "services" and c.severity == "blocker":
+            for name in c.key.split(" = ")[:1]:
+                out[name] = "missing on target" if c.kind == "only-in-source" else "not running on target"
+        elif c.section == "ports" and c.kind == "only-in-source":
+            out[c.key] = "nothing listens on target"
+        elif c.section == "ports" and c.pair and c.pair.how in ("moved", "narrower-bind"):
+            out[c.pair.source] = f"on target: {c.pair.target}"
+        elif c.section == "services" and c.field == "replaced-by" and c.pair:
+            out[c.pair.source] = f"replaced by {c.pair.target}"
+        elif c.section == "connections" and c.kind == "only-in-source":
+            out[c.key] = "not reached by target"
+    return out
+
+
 def judge(report: DiffReport, rules: list[Rule], fail_on: FailOn = "any", roles: Roles | None = None) -> DiffReport:
     """Sets each change's severity, reason, hint and ignore reason, recounts the summary, and adds
     the verdict.  Services are judged first: the ports and packages of a service already reported
@@ -420,7 +513,8 @@ def judge(report: DiffReport, rules: list[Rule], fail_on: FailOn = "any", roles:
     for change in report.changes:
         if change.section == "ports" and change.kind == "only-in-target" and not change.target["programs"]:
             j.unnamed_target_sockets.setdefault(change.key.split("/", 1)[0], []).append(change.key)
-    order = {"system": 0, "init": 0, "services": 0, "runlevels": 1, "ports": 1, "packages": 1}
+    order = {"system": 0, "init": 0, "services": 0, "runlevels": 1, "ports": 1, "packages": 1, "jobs": 1,
+             "units": 1, "connections": 1}
     for stage in (0, 1):
         for change in report.changes:
             if order[change.section] != stage:
@@ -439,6 +533,8 @@ def judge(report: DiffReport, rules: list[Rule], fail_on: FailOn = "any", roles:
                 if change.severity == "blocker":
                     j.blocked_services.update(change.key.split(" = "))
     _cover(report.changes)
+    if report.source_map is not None:
+        report.source_map.lacking = _lacking(report)
     summary: dict[str, Counts] = {}
     for section in report.sections:
         summary[section] = Counts(identical=report.summary[section].identical)

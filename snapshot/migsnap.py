@@ -14,7 +14,8 @@ snapshot.json (system, init, services, ports, packages) and manifest.json.
 
 It only reads: it never installs, starts, stops, enables or reloads anything,
 and it writes nothing but the bundle (a temporary file in the output
-directory, renamed into place at the very end).
+directory, linked into place at the very end; a file already at that name,
+or one that appeared there during the run, is never replaced).
 
 Layout of this file: capture table, runner, parsers, normalizer, bundle
 writer, command line.  The parsers are pure functions (text in, data and
@@ -22,6 +23,26 @@ warnings out); the analyst tool `migdiff` imports them from this file.
 """
 from __future__ import print_function
 
+import signal
+import sys
+
+
+def _early_signal(signum, frame):
+    """A signal while the collector starts (imports, options) ends it at once: nothing is written
+    yet, so one line and 128 + the signal's number; main() takes over from here."""
+    try:
+        sys.stderr.write("migsnap: interrupted; no bundle written\n" if signum == signal.SIGINT
+                         else "migsnap: terminated by signal %d; no bundle written\n" % signum)
+    except Exception:  # no stderr to say it on
+        pass
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_signum, _early_signal)
+
+# the handlers above come first: importing is most of the start
 import errno
 import fcntl
 import glob
@@ -31,17 +52,15 @@ import io
 import json
 import os
 import re
-import signal
 import socket
 import stat
 import subprocess
-import sys
 import tarfile
 import threading
 import time
 from optparse import OptionParser
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 BUNDLE_FORMAT = "migsnap-bundle"
 SNAPSHOT_FORMAT = "migsnap-snapshot"
 FORMAT_VERSION = 1
@@ -83,12 +102,15 @@ _TREE = "".join(_uchr(c) for c in (0x2502, 0x251c, 0x2514, 0x2500))
 #        procs facts of each process that listens on a socket and of its parents up to PID 1,
 #              as "pid<TAB>field<TAB>value" lines read from /proc/<pid> (exe link, comm,
 #              ppid, cgroup, one line per argument of cmdline)
-# Two placeholders make later entries depend on earlier ones: PIDS are the processes the
-# socket listings name as listening, EXES their executables (read by the procs entry) with
-# their /usr-merged aliases.  Entries run in three stages: plain, then PIDS, then EXES.
+# Placeholders make later entries depend on earlier ones: PIDS are the processes the socket
+# listings name as listening, EXES their executables (read by the procs entry) with their
+# /usr-merged aliases, FILES the unit files, init scripts, Upstart jobs and cron files found (to
+# ask the package database, in one process, which of them a package owns).  Entries run in three
+# stages: plain, then PIDS, then EXES and FILES.
 CMD, FILE, GLOB, LINKS, PROCS = "cmd", "file", "glob", "links", "procs"
 PIDS = "<each listening pid, and its parents>"
 EXES = "<exe of each listening pid>"
+FILES = "<each unit, init script, job and cron file>"
 
 CAPTURES = (
     # id                           section     kind   source                                                                  parser
@@ -119,6 +141,7 @@ CAPTURES = (
     ("init-scripts",               "services", GLOB,  ["/etc/init.d/*"],                                                      "parse_init_scripts"),
     ("etc-default",                "services", GLOB,  ["/etc/default/*"],                                                     "parse_etc_default"),
     ("pid-files",                  "services", GLOB,  ["/run/*.pid", "/run/*/*.pid", "/var/run/*.pid", "/var/run/*/*.pid"],   "parse_pid_files"),
+    ("systemd-local",              "services", GLOB,  ["/etc/systemd/system/*.service", "/etc/systemd/system/*.timer", "/etc/systemd/system/*.socket", "/etc/systemd/system/*.path", "/etc/systemd/system/*.d/*.conf", "/run/systemd/system/*.service", "/run/systemd/system/*.timer", "/run/systemd/system/*.d/*.conf"], "parse_unit_files"),
     ("initctl-list",               "services", CMD,   ["initctl", "list"],                                                    "parse_initctl_list"),
     ("initctl-show-config",        "services", CMD,   ["initctl", "show-config"],                                             "parse_initctl_show_config"),
     ("upstart-jobs",               "services", GLOB,  ["/etc/init/*.conf", "/etc/init/*.override"],                           "parse_upstart_jobs"),
@@ -129,6 +152,11 @@ CAPTURES = (
     ("systemctl-unit-files-target", "init",    CMD,   ["systemctl", "list-unit-files", "-t", "target", "--no-pager"],         "parse_systemctl_unit_files"),
     ("systemctl-deps-default",     "services", CMD,   ["systemctl", "list-dependencies", "--no-pager", "default.target"],     "parse_systemctl_dependencies"),
     ("systemctl-deps-multi-user",  "services", CMD,   ["systemctl", "list-dependencies", "--no-pager", "multi-user.target"],  "parse_systemctl_dependencies"),
+    ("cron-files",                 "jobs",     GLOB,  ["/etc/crontab", "/etc/cron.d/*", "/etc/anacrontab"],                   "parse_cron_files"),
+    ("cron-scripts",               "jobs",     LINKS, ["/etc/cron.hourly/*", "/etc/cron.daily/*", "/etc/cron.weekly/*", "/etc/cron.monthly/*"], "parse_cron_scripts"),
+    ("user-crontabs",              "jobs",     GLOB,  ["/var/spool/cron/crontabs/*", "/var/spool/cron/*"],                    "parse_user_crontabs"),
+    ("systemctl-timers",           "jobs",     CMD,   ["systemctl", "list-timers", "--all", "--no-pager"],                    "parse_systemctl_timers"),
+    ("atq",                        "jobs",     CMD,   ["atq"],                                                                "parse_atq"),
     ("netstat-nlp",                "ports",    CMD,   ["netstat", "-nlp"],                                                    "parse_netstat"),
     ("lsof-nPi",                   "ports",    CMD,   ["lsof", "-nPi"],                                                       "parse_lsof"),
     ("ss-nlpaxtudw",               "ports",    CMD,   ["ss", "-nlpaxtudw"],                                                   "parse_ss"),
@@ -137,6 +165,12 @@ CAPTURES = (
     ("proc-net-udp",               "ports",    FILE,  "/proc/net/udp",                                                        "parse_proc_net_inet"),
     ("proc-net-udp6",              "ports",    FILE,  "/proc/net/udp6",                                                       "parse_proc_net_inet"),
     ("proc-net-unix",              "ports",    FILE,  "/proc/net/unix",                                                       "parse_proc_net_unix"),
+    ("ss-ntup",                    "connections", CMD, ["ss", "-ntup"],                                                       "parse_ss"),
+    ("netstat-ntp",                "connections", CMD, ["netstat", "-ntp"],                                                   "parse_netstat"),
+    ("ssh-keys",                   "ssh",      GLOB,  ["/root/.ssh/id_*.pub", "/root/.ssh/authorized_keys", "/root/.ssh/authorized_keys2", "/home/*/.ssh/id_*.pub", "/home/*/.ssh/authorized_keys", "/home/*/.ssh/authorized_keys2"], "parse_ssh_keys"),
+    ("ssh-dirs",                   "ssh",      LINKS, ["/root/.ssh/*", "/home/*/.ssh/*"],                                     "parse_ssh_dirs"),
+    ("sshd-T",                     "ssh",      CMD,   ["sshd", "-T"],                                                         "parse_sshd_config"),
+    ("sshd-config",                "ssh",      FILE,  "/etc/ssh/sshd_config",                                                 "parse_sshd_config"),
     ("dpkg-l",                     "packages", CMD,   ["dpkg", "-l"],                                                         "parse_dpkg_l"),
     ("dpkg-query",                 "packages", CMD,   ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\t${Status}\\t${Priority}\\t${Essential}\\t${Section}\\t${Source}\\t${Pre-Depends}\\t${Depends}\\t${Provides}\\n"], "parse_dpkg_query"),
     ("rpm-qa",                     "packages", CMD,   ["rpm", "-qa"],                                                         "parse_rpm_qa"),
@@ -147,6 +181,8 @@ CAPTURES = (
     ("listen-procs",               "ports",    PROCS, "/proc/" + PIDS + "/{exe,comm,stat,cgroup,cmdline}",                    "parse_listen_procs"),
     ("listen-dpkg-S",              "ports",    CMD,   ["dpkg", "-S", EXES],                                                   "parse_dpkg_search"),
     ("listen-rpm-qf",              "ports",    CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", EXES], "parse_rpm_owners"),
+    ("files-dpkg-S",               "services", CMD,   ["dpkg", "-S", FILES],                                                  "parse_dpkg_search"),
+    ("files-rpm-qf",               "services", CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", FILES], "parse_rpm_owners"),
 )
 
 # Entries that can take seconds (a status script per service; every process's open files; the
@@ -157,7 +193,12 @@ STARTS_FIRST = ("service-status-all", "lsof-nPi", "rpm-qa", "rpm-qa-qf", "system
 
 # Commands whose non-zero exit means "found nothing" (dpkg -S: some path belongs to no package;
 # lsof: no socket; rpm -qf: as many paths unowned as its exit code says): their status stays ok.
-FOUND_NOTHING = {"listen-dpkg-S": (1,), "lsof-nPi": (1,), "listen-rpm-qf": tuple(range(1, 256))}
+FOUND_NOTHING = {"listen-dpkg-S": (1,), "files-dpkg-S": (1,), "lsof-nPi": (1,), "listen-rpm-qf": tuple(range(1, 256)),
+                 "files-rpm-qf": tuple(range(1, 256)), "atq": (1,)}
+
+# Globs whose symbolic links are not read: in /etc/systemd/system a link is an alias, an enabled
+# unit's wants or a masked unit (to /dev/null), never a unit an admin wrote.
+GLOB_SKIPS_LINKS = ("systemd-local",)
 
 # Commands that write part of their answer to stderr: their parser reads stdout, then stderr
 # (Debian's `service --status-all` prints the "[ ? ]" lines of scripts without a status there).
@@ -185,8 +226,18 @@ class Capture(object):
         """Which earlier findings this entry works on: None, PIDS or EXES."""
         if self.kind == PROCS:
             return PIDS
-        if self.kind == CMD and EXES in self.source:
-            return EXES
+        if self.kind == CMD and (EXES in self.source or FILES in self.source):
+            return EXES  # the last stage: both are found by the plain entries and the procs one
+        return None
+
+    @property
+    def consumes(self):
+        """The placeholder whose findings this entry works on: PIDS, EXES, FILES or None."""
+        if self.kind == PROCS:
+            return PIDS
+        for placeholder in (EXES, FILES):
+            if self.kind == CMD and placeholder in self.source:
+                return placeholder
         return None
 
     def describe(self):
@@ -254,13 +305,13 @@ def which(name, path):
     return None
 
 
-def expand_argv(argv, exes=None):
+def expand_argv(argv, inputs=None):
     """Expand glob characters in arguments the way a shell would (sorted; kept literal if nothing
-    matches), and the EXES placeholder into the executables found."""
+    matches), and the EXES and FILES placeholders into what earlier entries found."""
     out = []
     for arg in argv:
-        if arg == EXES:
-            out.extend(exes or [])
+        if arg in (EXES, FILES):
+            out.extend((inputs or {}).get(arg) or [])
         elif arg != argv[0] and ("*" in arg or "[" in arg) and arg.startswith("/"):
             matches = sorted(glob.glob(arg))
             out.extend(matches or [arg])
@@ -330,12 +381,24 @@ def _os_error_status(exc):
 
 
 def _read_capped(path, limit):
+    """At most `limit` bytes of a file, and whether it holds more.  Read a piece at a time: a read
+    of `limit` bytes at once would allocate that much, whatever the file holds (--max-output 1e12)."""
     f = open(path, "rb")
     try:
-        data = f.read(limit + 1)
+        chunks, size = [], 0
+        while size <= limit:
+            data = f.read(min(READ_PIECE, limit + 1 - size))
+            if not data:
+                break
+            chunks.append(data)
+            size += len(data)
     finally:
         f.close()
-    return data[:limit], len(data) > limit
+    data = b"".join(chunks)
+    return data[:limit], size > limit
+
+
+READ_PIECE = 1024 * 1024
 
 
 class Runner(object):
@@ -354,11 +417,12 @@ class Runner(object):
         result = Result(capture)
         started = _clock()
         try:
-            needed = capture.needs
+            needed = capture.consumes
             if needed and not (inputs or {}).get(needed):
                 result.status = "skipped"
-                result.error = "nothing to look at: no listening process found" if needed == PIDS \
-                    else "nothing to look at: no executable of a listening process could be read"
+                result.error = {PIDS: "nothing to look at: no listening process found",
+                                EXES: "nothing to look at: no executable of a listening process could be read",
+                                FILES: "nothing to look at: no unit, init script or cron file found"}[needed]
             else:
                 self._run(capture, result, inputs or {})
         except Exception as exc:  # a bug here must cost one entry, not the bundle: recorded in the manifest
@@ -387,21 +451,30 @@ class Runner(object):
 
     def _read_file(self, capture, result):
         data, truncated = _read_capped(capture.source, self.max_output)
-        result.truncated = truncated
         result.raw.append(("raw/%s.out" % capture.id, "file", capture.source, data))
+        if truncated:  # cut like a command's output: flagged, and kept out of snapshot.json
+            result.truncated = True
+            result.status = "truncated"
+            result.error = "file over %d bytes: cut" % self.max_output
 
     def _read_glob(self, capture, result):
         paths, seen = [], set()
+        hidden = _unlistable(capture.source)
         for pattern in capture.source:
             for path in sorted(glob.glob(pattern)):
                 # /var/run/x.pid and /run/x.pid are one file when /var/run links to /run; a
                 # link in the last place (an init script named twice) keeps its own name
                 where = (os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+                if capture.id in GLOB_SKIPS_LINKS and os.path.islink(path):
+                    continue
                 if where not in seen and os.path.isfile(path) and _member_safe(path):
                     seen.add(where)
                     paths.append(path)
+        if hidden:  # not root: /var/spool/cron/crontabs, /root/.ssh cannot even be listed
+            result.status = "denied"
+            result.error = "cannot list %s: permission denied" % ", ".join(hidden)
         if not paths:
-            result.status = "absent"
+            result.status = "denied" if hidden else "absent"
             return
         budget = self.max_output
         for path in paths:
@@ -415,8 +488,14 @@ class Runner(object):
             result.truncated = result.truncated or truncated
             result.raw.append(("raw/%s%s" % (capture.id, path), "file", path, data))
             if budget <= 0:
-                result.truncated = True
+                result.truncated = result.truncated or path != paths[-1]
                 break
+        if result.truncated:
+            cut = "files over %d bytes in all: cut" % self.max_output
+            if result.status == "ok":
+                result.status, result.error = "truncated", cut
+            else:  # partial: some files unreadable, and the rest cut
+                result.error += "; " + cut
 
     def _read_links(self, capture, result):
         lines = []
@@ -477,7 +556,7 @@ class Runner(object):
         result.raw.append(("raw/%s.out" % capture.id, "stdout", None, _fs_bytes("\n".join(lines) + "\n")))
 
     def _run_command(self, capture, result, inputs):
-        argv = expand_argv(capture.source, inputs.get(EXES))
+        argv = expand_argv(capture.source, inputs)
         result.argv = argv
         exe = which(argv[0], self.env["PATH"])
         if exe is None:
@@ -557,12 +636,28 @@ class Runner(object):
                 sizes[fd] += len(data)
             if truncated:
                 break
-        if open_fds:  # stopped early: the whole group goes, children included
+        if not open_fds and not self._reap(proc, deadline):
+            # both pipes closed but the command runs on (a helper that closed them and hangs):
+            # the deadline holds all the same
+            timed_out = not self.aborted
+        if proc.returncode is None:  # stopped early: the whole group goes, children included
             _kill_group(proc.pid)
         proc.stdout.close()
         proc.stderr.close()
         proc.wait()
         return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), timed_out, truncated
+
+    def _reap(self, proc, deadline):
+        """Waits for the command to end until the deadline (or an abort); whether it ended.  Polls,
+        briefly at first: a command that closed its pipes by exiting is gone within microseconds."""
+        delay = 0.0005
+        while proc.poll() is None:
+            left = deadline - _clock()
+            if left <= 0 or self.aborted:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
+        return True
 
     def abort(self):
         """Stop everything still running (Ctrl-C or SIGTERM)."""
@@ -571,6 +666,24 @@ class Runner(object):
             pids = list(self._running)
         for pid in pids:
             _kill_group(pid)
+
+
+def _unlistable(patterns):
+    """The folders of these patterns that exist but this user may not list: what a glob would
+    silently find empty."""
+    hidden = []
+    for pattern in patterns:
+        folder = os.path.dirname(pattern)
+        static = folder
+        while any(c in static for c in "*?["):  # the part of the path without wildcards
+            static = os.path.dirname(static)
+        while static not in ("", "/") and not os.path.lexists(static):
+            static = os.path.dirname(static)  # /root/.ssh behind a /root we may not enter
+        candidates = sorted(glob.glob(folder)) + [static]
+        for found in candidates:
+            if os.path.isdir(found) and not os.access(found, os.R_OK | os.X_OK) and found not in hidden:
+                hidden.append(found)
+    return hidden
 
 
 def _escape_arg(arg):
@@ -1321,6 +1434,278 @@ def parse_pid_files(files):
     return out, w.result()
 
 
+# --- scheduled jobs -------------------------------------------------------------------------
+
+_CRON_SPECIAL = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_ENV = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def _cron_line(line, with_user):
+    """(schedule, user, command) of one crontab line, or None; user is None without with_user."""
+    words = line.split(None, 6 if with_user else 5)
+    if words and words[0] in _CRON_SPECIAL:
+        words = line.split(None, 2 if with_user else 1)
+        need = 3 if with_user else 2
+        if len(words) < need:
+            return None
+        return words[0], (words[1] if with_user else None), words[-1].strip()
+    need = 7 if with_user else 6
+    if len(words) < need or not all(re.match(r"^[\d*/,\-A-Za-z]+$", w) for w in words[:5]):
+        return None
+    return " ".join(words[:5]), (words[5] if with_user else None), words[-1].strip()
+
+
+def parse_cron_files(files):
+    """The system crontabs: /etc/crontab and /etc/cron.d/* ("m h dom mon dow user command"), and
+    /etc/anacrontab ("period delay job-id command"); `files` is [(path, text)].
+
+    Returns [{"file", "user", "schedule", "command"}] (anacron's schedule is "every N days,
+    delay M min", its user root).  Variable lines (MAILTO=..., PATH=...) and comments are skipped;
+    any other line that is no job is a warning.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        anacron = path.rsplit("/", 1)[-1] == "anacrontab"
+        for n, line in _lines(text):
+            s = line.strip()
+            if not s or s.startswith("#") or _CRON_ENV.match(s):
+                continue
+            if anacron:
+                words = s.split(None, 3)
+                if len(words) == 4 and re.match(r"^(?:\d+|@\w+)$", words[0]) and words[1].isdigit():
+                    period = ("every %s days" % words[0]) if words[0].isdigit() else words[0].lstrip("@")
+                    out.append({"file": path, "user": "root", "schedule": "%s, delay %s min" % (period, words[1]),
+                                "command": words[3]})
+                else:
+                    w.line(n, "%s: %s" % (path, line))
+                continue
+            job = _cron_line(s, True)
+            if job is None:
+                w.line(n, "%s: %s" % (path, line))
+                continue
+            out.append({"file": path, "user": job[1], "schedule": job[0], "command": job[2]})
+    return out, w.result()
+
+
+def parse_user_crontabs(files):
+    """Users' crontabs, /var/spool/cron/crontabs/USER (Debian) or /var/spool/cron/USER (Red Hat):
+    "m h dom mon dow command"; `files` is [(path, text)].
+
+    Returns [{"file", "user", "schedule", "command"}]: the user is the file's name.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        user = path.rsplit("/", 1)[-1]
+        for n, line in _lines(text):
+            s = line.strip()
+            if not s or s.startswith("#") or _CRON_ENV.match(s):
+                continue
+            job = _cron_line(s, False)
+            if job is None:
+                w.line(n, "%s: %s" % (path, line))
+                continue
+            out.append({"file": path, "user": user, "schedule": job[0], "command": job[2]})
+    return out, w.result()
+
+
+def parse_cron_scripts(text):
+    """The scripts run-parts runs from /etc/cron.{hourly,daily,weekly,monthly} (kind links:
+    "path<TAB>type<TAB>target" lines).
+
+    Returns [{"dir": "cron.daily", "name", "file", "type", "target"}]; .placeholder files are skipped.
+    """
+    w = _Warnings()
+    out = []
+    for path, kind, target in _link_lines(text, w):
+        parts = path.rstrip("/").rsplit("/", 2)
+        if len(parts) < 3 or parts[-1] == ".placeholder" or kind == "dir":
+            continue
+        out.append({"dir": parts[-2], "name": parts[-1], "file": path, "type": kind, "target": target or None})
+    return out, w.result()
+
+
+def parse_systemctl_timers(text):
+    """`systemctl list-timers --all --no-pager`: NEXT LEFT LAST PASSED UNIT ACTIVATES columns.
+
+    Returns [{"unit", "activates", "next", "last"}] ("next" and "last" as printed, None for
+    "n/a"); the footer lines are skipped.
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith(("NEXT ", "Pass --all")) or re.match(r"^\d+ timers? listed\.?$", s):
+            continue
+        words = s.split()
+        timer = [i for i, word in enumerate(words) if word.endswith(".timer")]
+        if not timer:
+            w.line(n, line)
+            continue
+        i = timer[-1]
+        head = " ".join(words[:i])
+        # NEXT and LAST are dates ("Wed 2026-12-02 07:00:00 UTC") or n/a; LEFT and PASSED spans
+        dates = re.findall(r"(?:\w{3} )?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: \w+)?|n/a", head)
+        out.append({"unit": words[i], "activates": words[i + 1] if len(words) > i + 1 else None,
+                    "next": dates[0] if dates and dates[0] != "n/a" else None,
+                    "last": dates[2] if len(dates) > 2 and dates[2] != "n/a" else
+                    (dates[1] if len(dates) == 2 and dates[1] != "n/a" else None)})
+    return out, w.result()
+
+
+def parse_atq(text):
+    """`atq`: "3<TAB>Wed Dec  2 08:00:00 2026 a root" (job, time, queue, user).
+
+    Returns [{"job", "when", "queue", "user"}].
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = re.match(r"^(\d+)\s+(.+?)\s+([a-zA-Z=])\s+(\S+)\s*$", line)
+        if not m or _int(m.group(1)) is None:  # more digits than int() takes (Python 3.11+)
+            w.line(n, line)
+            continue
+        out.append({"job": int(m.group(1)), "when": m.group(2), "queue": m.group(3), "user": m.group(4)})
+    return out, w.result()
+
+
+# --- local units -----------------------------------------------------------------------------
+
+UNIT_KEYS = ("Description", "ExecStart", "User", "Type", "WantedBy", "RequiredBy", "Alias", "OnCalendar",
+             "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnActiveSec", "Unit", "ListenStream")
+
+
+def parse_unit_files(files):
+    """systemd unit files and drop-ins an admin put in /etc/systemd/system or /run/systemd/system
+    (*.service, *.timer, ..., NAME.d/*.conf); `files` is [(path, text)].
+
+    Returns [{"file", "unit", "dropin": bool, "settings": {KEY: [values]}}] with the settings that
+    say what a unit does and when (UNIT_KEYS: ExecStart, User, WantedBy, OnCalendar, ...); other
+    keys (Environment= may hold secrets) are left in the raw file.  A drop-in's unit is the one
+    it changes.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        parts = path.rsplit("/", 2)
+        parent, name = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", path)
+        dropin = parent.endswith(".d") and name.endswith(".conf")
+        settings = {}
+        for line in _logical_lines(text):
+            s = line.strip()
+            if not s or s.startswith(("#", ";", "[")):
+                continue
+            key, sep, value = s.partition("=")
+            if not sep:
+                w.add("%s: not a setting: %s" % (path, _quote(line)))
+                continue
+            if key.strip() in UNIT_KEYS:
+                settings.setdefault(key.strip(), []).append(" ".join(value.split()))
+        out.append({"file": path, "unit": parent[:-2] if dropin else name, "dropin": dropin, "settings": settings})
+    return out, w.result()
+
+
+# --- SSH trust ---------------------------------------------------------------------------------
+
+_KEY_TYPES = ("ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+              "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+              "ssh-rsa-cert-v01@openssh.com", "ssh-ed25519-cert-v01@openssh.com")
+
+
+def key_fingerprint(blob_b64):
+    """OpenSSH's SHA256 fingerprint of a public key's base64 blob ("SHA256:..."), or None."""
+    import base64
+    import binascii
+    try:
+        blob = base64.b64decode(blob_b64.encode("ascii") if not isinstance(blob_b64, bytes) else blob_b64)
+    except (binascii.Error, TypeError, ValueError, UnicodeEncodeError):
+        return None
+    if not blob:
+        return None
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
+    return "SHA256:" + digest
+
+
+def _ssh_user(path):
+    parts = path.split("/")
+    if len(parts) > 2 and parts[1] == "root":
+        return "root"
+    if len(parts) > 3 and parts[1] == "home":
+        return parts[2]
+    return None
+
+
+def parse_ssh_keys(files):
+    """Public keys: ~/.ssh/id_*.pub (a user's own keys) and ~/.ssh/authorized_keys (the keys that
+    may log in as that user), of root and of /home/*; `files` is [(path, text)].
+
+    Returns [{"file", "user", "kind": "identity"|"authorized", "type", "fingerprint", "comment"}]
+    with OpenSSH's SHA256 fingerprint computed here; authorized_keys options are skipped; a line
+    that holds no key is a warning.  Private keys are never read.
+    """
+    w = _Warnings()
+    out = []
+    for path, text in files:
+        kind = "identity" if path.endswith(".pub") else "authorized"
+        for n, line in _lines(text):
+            s = line.strip()
+            if not s or s.startswith("#"):
+                continue
+            words = s.split()
+            found = [i for i, word in enumerate(words) if word in _KEY_TYPES]
+            fingerprint = key_fingerprint(words[found[0] + 1]) if found and len(words) > found[0] + 1 else None
+            if fingerprint is None:
+                w.add("%s line %d: no public key in it" % (path, n))
+                continue
+            i = found[0]
+            out.append({"file": path, "user": _ssh_user(path), "kind": kind, "type": words[i],
+                        "fingerprint": fingerprint, "comment": " ".join(words[i + 2:]) or None})
+    return out, w.result()
+
+
+def parse_ssh_dirs(text):
+    """What lies in root's and the users' ~/.ssh (kind links, names only: no file is read).
+
+    Returns [{"user", "name", "type", "private_key": bool}]: an id_* file without .pub beside a
+    .pub of the same name is a private key (its existence only).
+    """
+    w = _Warnings()
+    out = []
+    rows = list(_link_lines(text, w))
+    names = set(path for path, kind, target in rows)
+    for path, kind, target in rows:
+        name = path.rsplit("/", 1)[-1]
+        out.append({"user": _ssh_user(path), "name": name, "type": kind,
+                    "private_key": name.startswith("id_") and not name.endswith(".pub") and path + ".pub" in names})
+    return out, w.result()
+
+
+def parse_sshd_config(text):
+    """`sshd -T` ("port 22" lines, sshd's effective settings) or /etc/ssh/sshd_config ("Port 22").
+
+    Returns {keyword (lower case): [values]}; a config file's Match blocks are left out (they apply
+    to some connections only).
+    """
+    w = _Warnings()
+    data = {}
+    for n, line in _lines(text):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = re.split(r"[\s=]+", s, 1)
+        key, value = parts[0].lower(), (parts[1] if len(parts) > 1 else "")
+        if key == "match":
+            break
+        if not re.match(r"^[a-z0-9]+$", key):
+            w.line(n, line)
+            continue
+        data.setdefault(key, []).append(value.strip())
+    return data, w.result()
+
+
 def _job_stanzas(text):
     """Logical stanza lines of an Upstart job file: comments dropped, (...) continuations joined."""
     buf = ""
@@ -1879,33 +2264,38 @@ def parse_dpkg_query(text):
 
 def _count_dependents(rows, relations):
     """Sets each installed row's "dependents": how many other installed packages depend on it,
-    by its name or a name it provides (the shapes without Depends keep None)."""
-    installed = lambda row: row["status"] not in ("not-installed", "config-files")  # noqa: E731
+    by its name or a name it provides (the shapes without Depends keep None).  Linear: each
+    package adds one to each distinct package its relations name."""
+    gone = ("not-installed", "config-files")
     providers = {}
     for index, depends, provides in relations:
-        if installed(rows[index]):
-            for name in [rows[index]["name"]] + provides:
-                providers.setdefault(name, set()).add(rows[index]["name"])
-    users = {}
+        if rows[index]["status"] not in gone:
+            name = rows[index]["name"]
+            providers.setdefault(name, set()).add(name)
+            for virtual in provides:
+                providers.setdefault(virtual, set()).add(name)
+    counts = {}
     for index, depends, provides in relations:
-        if installed(rows[index]):
-            users.setdefault(rows[index]["name"], set())
-            for dep in depends:
-                for provider in providers.get(dep, ()):
-                    if provider != rows[index]["name"]:
-                        users.setdefault(provider, set()).add(rows[index]["name"])
+        if rows[index]["status"] in gone:
+            continue
+        named = set()
+        for dep in depends:
+            found = providers.get(dep)
+            if found:
+                named.update(found)
+        named.discard(rows[index]["name"])
+        for provider in named:
+            counts[provider] = counts.get(provider, 0) + 1
     for index, depends, provides in relations:
-        rows[index]["dependents"] = len(users.get(rows[index]["name"], ()))
+        rows[index]["dependents"] = counts.get(rows[index]["name"], 0)
+
+
+_RELATION_NAME = re.compile(r"(?:^|[,|])\s*([^\s,|(:]+)")
 
 
 def _relation_names(field):
-    """ "libc6 (>= 2.14), debconf (>= 0.5) | debconf-2.0, perl:any" -> ["libc6", "debconf", "debconf-2.0", "perl"]."""
-    names = []
-    for alternative in re.split(r"[,|]", field):
-        name = alternative.strip().split(" ", 1)[0].split("(", 1)[0].split(":", 1)[0]
-        if name and name not in names:
-            names.append(name)
-    return names
+    """ "libc6 (>= 2.14), debconf (>= 0.5) | debconf-2.0, perl:any" -> {"libc6", "debconf", "debconf-2.0", "perl"}."""
+    return set(_RELATION_NAME.findall(field))
 
 
 RPM_ARCHES = ("noarch", "x86_64", "i386", "i486", "i586", "i686", "athlon", "aarch64", "armv7hl",
@@ -2186,14 +2576,20 @@ def normalize(parsed):
     """parsed: {capture id: parser data}.  Returns the snapshot sections (see snapshot.schema.json)."""
     system = _normalize_system(parsed)
     init = _normalize_init(parsed)
+    ports = _normalize_ports(parsed)
+    owners = file_owners(parsed)
     return {
         "format": SNAPSHOT_FORMAT,
         "format_version": FORMAT_VERSION,
         "system": system,
         "init": init,
         "services": _normalize_services(parsed, init),
-        "ports": _normalize_ports(parsed),
+        "ports": ports,
         "packages": _normalize_packages(parsed),
+        "jobs": _normalize_jobs(parsed, owners),
+        "units": _normalize_units(parsed, owners),
+        "connections": _normalize_connections(parsed, ports),
+        "ssh": _normalize_ssh(parsed),
     }
 
 
@@ -2614,6 +3010,159 @@ def _run_path(path):
     return path[len("/var"):] if path.startswith("/var/run/") else path
 
 
+def file_owners(parsed):
+    """{file: package} for the workload files asked about (files-dpkg-S, files-rpm-qf); a file
+    the package database was asked about and does not name is the workload's own (None)."""
+    asked = workload_files(parsed)
+    owners = dict((path, None) for path in asked) if (_get(parsed, "files-dpkg-S") is not None
+                                                       or _get(parsed, "files-rpm-qf") is not None) else {}
+    for row in _get(parsed, "files-dpkg-S", []):
+        if row["path"] in asked:
+            owners[row["path"]] = row["packages"][0].split(":")[0]
+    for pkg in (_get(parsed, "files-rpm-qf", {}) or {}).get("packages", []):
+        for path in pkg["files"]:
+            if path in asked:
+                owners[path] = pkg["name"]
+    return owners
+
+
+def _owner(owners, path):
+    """The package owning a workload file: a name, None (no package: the workload's own), or
+    "?" (the package database was not asked: unknown)."""
+    return owners.get(path, "?") if owners else "?"
+
+
+def _normalize_jobs(parsed, owners):
+    """Every scheduled job, wherever it is defined: system crontabs, users' crontabs, cron's
+    run-parts folders, systemd timers, at.  "package" is the package owning its definition (None:
+    an admin's; "?": not known)."""
+    jobs = []
+
+    def add(kind, where, user, schedule, command, source, package="?", unit=None):
+        jobs.append({"kind": kind, "where": where, "user": user, "schedule": schedule, "command": command,
+                     "unit": unit, "package": package, "source": source})
+    for row in _get(parsed, "cron-files", []):
+        kind = "anacron" if row["file"].endswith("anacrontab") else "cron"
+        add(kind, row["file"], row["user"], row["schedule"], row["command"], "cron-files", _owner(owners, row["file"]))
+    for row in _get(parsed, "user-crontabs", []):
+        add("crontab", "crontab " + row["user"], row["user"], row["schedule"], row["command"], "user-crontabs", None)
+    for row in _get(parsed, "cron-scripts", []):
+        add("cron-script", row["dir"], "root", row["dir"][len("cron."):] if row["dir"].startswith("cron.") else
+            row["dir"], row["file"], "cron-scripts", _owner(owners, row["file"]) if row["type"] == "file" else "?")
+    local = dict((u["unit"], u) for u in _get(parsed, "systemd-local", []) if not u["dropin"])
+    for row in _get(parsed, "systemctl-timers", []):
+        timer, service = local.get(row["unit"]), local.get(row["activates"] or "")
+        schedule = None
+        if timer:
+            found = [timer["settings"].get(k) for k in ("OnCalendar", "OnBootSec", "OnUnitActiveSec", "OnActiveSec")]
+            schedule = "; ".join(v[0] for v in found if v) or None
+        command = (service["settings"].get("ExecStart") or [None])[0] if service else None
+        owner = _owner(owners, timer["file"]) if timer else "?"
+        add("timer", row["unit"], (service["settings"].get("User") or ["root"])[0] if service else None, schedule,
+            command, "systemctl-timers", owner, row["activates"])
+    for row in _get(parsed, "atq", []):
+        add("at", "at %d" % row["job"], row["user"], row["when"], None, "atq", None)
+    jobs.sort(key=lambda j: (j["kind"], j["where"], j["command"] or ""))
+    return jobs
+
+
+def _normalize_units(parsed, owners):
+    """The unit files, drop-ins, init scripts and Upstart jobs on the host, each with the package
+    owning its file (None: no package does, an admin's; "?": not known).  Units a package ships in
+    /lib/systemd/system are not listed: only /etc and /run, where admins put theirs."""
+    units = []
+    for row in _get(parsed, "systemd-local", []):
+        settings = row["settings"]
+        units.append({"name": row["unit"] + ("/" + row["file"].rsplit("/", 1)[-1] if row["dropin"] else ""),
+                      "kind": "drop-in" if row["dropin"] else "unit", "file": row["file"],
+                      "package": _owner(owners, row["file"]),
+                      "description": (settings.get("Description") or [None])[0],
+                      "exec": (settings.get("ExecStart") or [None])[0],
+                      "wanted_by": sorted(set(" ".join(settings.get("WantedBy") or []).split())),
+                      "source": "systemd-local"})
+    for row in _get(parsed, "init-scripts", []):
+        runs = [d for d in row["daemons"] if not INTERPRETER.match(d.rsplit("/", 1)[-1])] or row["daemons"]
+        units.append({"name": row["name"], "kind": "init-script", "file": row["file"],
+                      "package": _owner(owners, row["file"]), "description": row["description"],
+                      "exec": (runs or [None])[0], "wanted_by": [], "source": "init-scripts"})
+    for job in _get(parsed, "upstart-jobs", []):
+        units.append({"name": job["name"] + (".override" if job["override"] else ""), "kind": "upstart-job",
+                      "file": job["file"], "package": _owner(owners, job["file"]), "description": job["description"],
+                      "exec": None, "wanted_by": [], "source": "upstart-jobs"})
+    units.sort(key=lambda u: (u["kind"], u["name"]))
+    return units
+
+
+def _loopback(address):
+    address = (address or "").split("%")[0].strip("[]")
+    return address.startswith("127.") or address in ("::1", "localhost") or address.startswith("::ffff:127.")
+
+
+def _normalize_connections(parsed, ports):
+    """Established TCP connections, reduced: the remote endpoints this host connects to (its
+    dependencies: a database or an API on another host), per process, and the remote addresses
+    that connect to its listening ports (its clients), counted.  Loopback stays local."""
+    rows = []
+    for row in _get(parsed, "ss-ntup", []):
+        if row["netid"] == "tcp" and row["state"] == "ESTAB":
+            rows.append((row["local_address"], row["local_port"], row["peer_address"], row["peer_port"],
+                         [p["name"] for p in row["processes"]], [p["pid"] for p in row["processes"]], "ss-ntup"))
+    if not rows:
+        for row in _get(parsed, "netstat-ntp", []):
+            if row["proto"].startswith("tcp") and row["state"] == "ESTABLISHED":
+                rows.append((row["local_address"], row["local_port"], row["foreign_address"], row["foreign_port"],
+                             [row["program"]] if row["program"] else [], [row["pid"]] if row["pid"] else [],
+                             "netstat-ntp"))
+    if not rows:
+        for cid in ("proc-net-tcp", "proc-net-tcp6"):
+            for row in _get(parsed, cid, []):
+                if row["state_code"] == "01":
+                    rows.append((row["local_address"], str(row["local_port"]), row["remote_address"],
+                                 str(row["remote_port"]), [], [], cid))
+    listening = set(p["port"] for p in ports if p["protocol"] == "tcp")
+    procs = dict((p["pid"], p) for p in _get(parsed, "listen-procs", []))
+    service_of = _process_services(parsed, procs)
+    deps, clients = {}, {}
+    for local, lport, peer, pport, names, pids, source in rows:
+        if _loopback(peer) or _int(lport) is None or _int(pport) is None:
+            continue
+        peer = peer.split("%")[0]
+        if peer.startswith("::ffff:") and "." in peer:
+            peer = peer[len("::ffff:"):]  # an IPv4 peer seen through a dual-stack socket
+        if int(lport) in listening:
+            key = (int(lport), peer)
+            clients[key] = clients.get(key, 0) + 1
+            continue
+        key = (peer, int(pport), names[0] if names else None)
+        dep = deps.setdefault(key, {"remote": peer, "port": int(pport), "process": key[2],
+                                    "service": None, "count": 0, "source": source})
+        dep["count"] += 1
+        for pid in pids:
+            dep["service"] = dep["service"] or service_of(pid)
+    return {"dependencies": sorted(deps.values(), key=lambda d: (d["remote"], d["port"], d["process"] or "")),
+            "clients": [{"port": port, "remote": peer, "count": n} for (port, peer), n in sorted(clients.items())]}
+
+
+def _normalize_ssh(parsed):
+    """The host's SSH trust: the users' own keys (with whether the private half is there, never
+    its content), the keys allowed to log in, and sshd's port and root login policy."""
+    private = set((row["user"], row["name"]) for row in _get(parsed, "ssh-dirs", []) if row["private_key"])
+    keys, authorized = [], []
+    for row in _get(parsed, "ssh-keys", []):
+        if row["kind"] == "identity":
+            name = row["file"].rsplit("/", 1)[-1][:-len(".pub")]
+            keys.append({"user": row["user"], "type": row["type"], "fingerprint": row["fingerprint"],
+                         "private_key": (row["user"], name) in private, "file": row["file"]})
+        else:
+            authorized.append({"user": row["user"], "type": row["type"], "fingerprint": row["fingerprint"],
+                               "comment": row["comment"], "file": row["file"]})
+    config = _get(parsed, "sshd-T") or _get(parsed, "sshd-config") or {}
+    source = "sshd-T" if _get(parsed, "sshd-T") else ("sshd-config" if config else None)
+    return {"keys": keys, "authorized": authorized,
+            "sshd": {"ports": sorted(set(_int(p) for p in config.get("port", []) if _int(p) is not None)),
+                     "permit_root_login": (config.get("permitrootlogin") or [None])[0], "source": source}}
+
+
 def exe_owners(parsed):
     """{executable: package} from dpkg -S and rpm -qf, under either /usr-merged name."""
     owners = {}
@@ -2762,18 +3311,24 @@ def _normalize_packages(parsed):
 # Redaction
 # ---------------------------------------------------------------------------
 # Bundles may have to leave a site without its names and addresses.  Hostnames
-# (label by label), IPv4 and IPv6 addresses (also in /proc/net's hex form), MAC
-# addresses and human user names (uid >= 1000, with their full names) are
-# replaced in every raw file by pseudonyms derived from a key with HMAC-SHA256,
-# so two hosts redacted with the same key still line up; loopback, wildcard
-# and broadcast addresses are kept.  parsed.json and snapshot.json are then
-# rebuilt from the redacted raw files, so they agree with them.  migdiff's
-# `redact` command calls redact_results() on an existing bundle.
+# (label by label), IPv4 and IPv6 addresses (also in /proc/net's hex form, and
+# an IPv4 address seen through an IPv6 socket as ::ffff:a.b.c.d), MAC addresses
+# and human user names (uid >= 1000, with their full names) are replaced in
+# every raw file by pseudonyms derived from a key with HMAC-SHA256, so two
+# hosts redacted with the same key still line up; loopback, wildcard and
+# broadcast addresses are kept.  parsed.json and snapshot.json are then rebuilt
+# from the redacted raw files, so they agree with them.  Names are handled as
+# bytes: a hostname that is not UTF-8, or holds quotes or control characters,
+# is redacted like any other.  migdiff's `redact` command calls
+# redact_results() on an existing bundle.
 
 KEEP_ADDRESSES = ("0.0.0.0", "255.255.255.255", "::", "::1", "*")
 GENERIC_HOSTS = ("localhost", "localdomain", "local", "localhost6", "ip6-localhost", "ip6-loopback", "")
+_GENERIC_LABELS = frozenset(h.encode("ascii") for h in GENERIC_HOSTS)
 _IPV4 = re.compile(r"(?<![0-9.])((?:\d{1,3}\.){3}\d{1,3})(?![0-9]|\.[0-9])")
 _MAC = re.compile(b"(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2})(?![0-9A-Fa-f:])")
+_FFFD = b"\xef\xbf\xbd"  # U+FFFD in UTF-8: how text (parsed.json, the manifest) spells a byte that is not UTF-8
+MAPPED = "::ffff:"  # an IPv4 address seen through an IPv6 socket: ::ffff:a.b.c.d
 
 
 class Redactor(object):
@@ -2785,9 +3340,8 @@ class Redactor(object):
         self.key = key
 
     def digest(self, kind, value):
-        if not isinstance(value, bytes):
-            value = value.encode("utf-8", "replace")
-        return bytearray(self._hmac.new(self.key, kind.encode("ascii") + b"\0" + value, hashlib.sha256).digest())
+        return bytearray(self._hmac.new(self.key, kind.encode("ascii") + b"\0" + _name_bytes(value),
+                                        hashlib.sha256).digest())
 
     def label(self, kind, value, prefix):
         return prefix + "".join("%02x" % b for b in self.digest(kind, value)[:4])
@@ -2805,8 +3359,26 @@ class Redactor(object):
         return ":".join(["02"] + ["%02x" % b for b in d[:5]])
 
 
+def _name_bytes(name):
+    """A name as bytes: bytes as they are; text as UTF-8, with Python 3's escapes of bytes that are
+    not UTF-8 (lone surrogates, as os and socket give them) turned back into those bytes."""
+    if isinstance(name, bytes):
+        return name
+    try:
+        return name.encode("utf-8", "strict" if PY2 else "surrogateescape")
+    except UnicodeError:  # a surrogate no byte gave (JSON can spell one): never fatal
+        return name.encode("utf-8", "replace")
+
+
 def _keep_address(addr):
     return addr in KEEP_ADDRESSES or addr.startswith("127.") or addr.startswith("::ffff:127.")
+
+
+def _unmapped(addr):
+    """::ffff:10.1.2.3 is 10.1.2.3 seen through an IPv6 socket: the IPv4 address it is."""
+    if addr.lower().startswith(MAPPED) and "." in addr:
+        return addr[len(MAPPED):]
+    return addr
 
 
 def _proc_hex(addr):
@@ -2821,6 +3393,8 @@ def identifiers(complete, hostnames):
     """What identifies this host in its parsed entries: host names, addresses, human users.
 
     Returns {"hosts": set of names, "addresses": set, "users": set, "names": set of full names}.
+    A host name may be text or bytes (as a raw file holds it); an IPv4 address seen through an
+    IPv6 socket (::ffff:a.b.c.d) is given as the IPv4 address.
     """
     hosts = set(h for h in hostnames if h)
     uname = complete.get("uname-a") or {}
@@ -2829,8 +3403,12 @@ def identifiers(complete, hostnames):
     for row in complete.get("ss-nlpaxtudw") or []:
         if not row["netid"].startswith("u_"):
             addresses.update((row["local_address"], row["peer_address"]))
-    for row in complete.get("netstat-nlp") or []:
-        addresses.update((row["local_address"], row["foreign_address"]))
+    for row in complete.get("ss-ntup") or []:  # the peers of established connections too
+        if not row["netid"].startswith("u_"):
+            addresses.update((row["local_address"], row["peer_address"]))
+    for cid in ("netstat-nlp", "netstat-ntp"):
+        for row in complete.get(cid) or []:
+            addresses.update((row["local_address"], row["foreign_address"]))
     for row in complete.get("lsof-nPi") or []:
         addresses.update(_IPV4.findall(row["name"] or ""))
         addresses.update(re.findall(r"\[([0-9a-fA-F:.]+)\]", row["name"] or ""))
@@ -2839,7 +3417,7 @@ def identifiers(complete, hostnames):
             addresses.update((row["local_address"], row["remote_address"]))
     clean = set()
     for addr in addresses:
-        addr = (addr or "").split("%")[0].strip("[]")
+        addr = _unmapped((addr or "").split("%")[0].strip("[]"))
         if addr and not _keep_address(addr) and _valid_address(addr):
             clean.add(addr)
     users, names = set(), set()
@@ -2858,6 +3436,38 @@ def _valid_address(addr):
         return True
     except (socket.error, ValueError):
         return False
+
+
+class HostLabels(object):
+    """The labels of a host's names, as bytes, and the pseudonym of each.
+
+    A raw file holds a label as bytes; parsed.json and the manifest hold it as text, where a byte
+    that is not UTF-8 became U+FFFD.  Both spellings get the pseudonym of the bytes.  Generic
+    labels (localhost, localdomain) are no one's and are kept."""
+
+    def __init__(self, names):
+        found = set()
+        for name in names:
+            if name:
+                found.update(label for label in _name_bytes(name).split(b".") if not _generic(label))
+        whole = dict((to_text(label), label) for label in found if _FFFD not in label)
+        self.source = {}  # a spelling of a label -> the bytes whose pseudonym it gets
+        for label in found:
+            source = whole.get(to_text(label), label) if _FFFD in label else label
+            self.source[label] = source
+            self.source.setdefault(to_text(source).encode("utf-8"), source)
+
+    def pseudonym(self, label, redactor):
+        return redactor.label("host", self.source.get(label, label).lower(), "h")
+
+    def redact_name(self, name, redactor):
+        """A host name, as text, with every label but the generic ones replaced by its pseudonym."""
+        return ".".join(to_text(label) if _generic(label) else self.pseudonym(label, redactor)
+                        for label in _name_bytes(name).split(b"."))
+
+
+def _generic(label):
+    return label.lower() in _GENERIC_LABELS
 
 
 # Host names are replaced only where a host names itself: a host called "debian" must not
@@ -2888,25 +3498,31 @@ class Rule(object):
         return (self.only is None or entry in self.only) and entry not in self.unless
 
 
+def _proc_rule(addr, fake):
+    """An address in /proc/net's hex spelling, followed by its port."""
+    return Rule(b"(?<![0-9A-F])" + _b(_proc_hex(addr)) + b"(?=:[0-9A-F]{4}\\b)", _proc_hex(fake))
+
+
 def replacements(ids, redactor):
     """The rules that redact this host's identifiers, longest first so no pseudonym is half-made."""
     rules = []
-    for addr in sorted(ids["addresses"], key=len, reverse=True):
-        if addr.startswith("::ffff:") and "." in addr:
-            continue  # its IPv4 tail is replaced on its own
+    addresses = set(_unmapped(addr) for addr in ids["addresses"])
+    for addr in sorted(addresses, key=lambda a: (-len(a), a)):
+        if _keep_address(addr):
+            continue
         fake = redactor.ipv6(addr) if ":" in addr else redactor.ipv4(addr)
         if ":" in addr:
             pattern = b"(?<![0-9A-Fa-f:])" + re.escape(_b(addr)) + b"(?![0-9A-Fa-f]|:[0-9A-Fa-f]*:)"
-        else:
+        else:  # also the tail of ::ffff:a.b.c.d, the address seen through an IPv6 socket
             pattern = b"(?<![0-9.])" + re.escape(_b(addr)) + b"(?![0-9]|\\.[0-9])"
         rules.append(Rule(pattern, fake))
-        rules.append(Rule(b"(?<![0-9A-F])" + _b(_proc_hex(addr)) + b"(?=:[0-9A-F]{4}\\b)", _proc_hex(fake)))
-    labels = set()
-    for host in ids["hosts"]:
-        labels.update(part for part in host.split(".") if part.lower() not in GENERIC_HOSTS)
-    for label in sorted(labels, key=len, reverse=True):
-        rules.append(Rule(b"(?<![A-Za-z0-9_-])" + re.escape(_b(label)) + b"(?![A-Za-z0-9_-])",
-                          redactor.label("host", label.lower(), "h"), only=HOST_SCOPE))
+        rules.append(_proc_rule(addr, fake))
+        if ":" not in addr:  # /proc/net/tcp6 and udp6 spell the mapped address in hex
+            rules.append(_proc_rule(MAPPED + addr, MAPPED + fake))
+    hosts = HostLabels(ids["hosts"])
+    for label in sorted(hosts.source, key=lambda l: (-len(l), l)):
+        rules.append(Rule(b"(?<![A-Za-z0-9_-])" + re.escape(label) + b"(?![A-Za-z0-9_-])",
+                          hosts.pseudonym(label, redactor), only=HOST_SCOPE))
     for name in sorted(ids["names"], key=len, reverse=True):
         rules.append(Rule(re.escape(_b(name)), redactor.label("name", name, "person-"), unless=USER_EXCLUDED))
     for user in sorted(ids["users"], key=len, reverse=True):
@@ -2929,21 +3545,108 @@ def redact_bytes(data, rules, redactor, entry):
     return _MAC.sub(mac, data)
 
 
-def redact_results(results, meta, key):
+_KEY_LINE = re.compile(b"^(?P<options>.*?)(?P<key>(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ +[A-Za-z0-9+/=]+)(?P<comment>.*)$")
+_KEY_OPTION = re.compile(b'([A-Za-z-]+)="((?:[^"\\\\]|\\\\.)*)"')
+
+
+def _redact_key_lines(data, redactor):
+    """Public key lines with their comments (user@host of whoever made the key) and the quoted
+    values of authorized_keys options (from="10.1.2.3", command="...") replaced by pseudonyms: the
+    key itself, its type and fingerprint stay."""
+    out = []
+    for line in data.split(b"\n"):
+        m = _KEY_LINE.match(line)
+        if not m or line.lstrip().startswith(b"#"):
+            out.append(line)
+            continue
+        options = _KEY_OPTION.sub(lambda o: o.group(1) + b'="' + _b(redactor.label(
+            "key-option", to_text(o.group(2)), "opt-")) + b'"', m.group("options"))
+        comment = m.group("comment").strip()
+        fake = (b" " + _b(redactor.label("key-comment", to_text(comment), "key-"))) if comment else b""
+        out.append(options + m.group("key") + fake)
+    return b"\n".join(out)
+
+
+def raw_host_names(results):
+    """The names the host gives itself in its raw files, as bytes (hostname, uname -a's second
+    field): what a label is made of when it is not UTF-8, which the parsed text no longer says."""
+    names = []
+    for result in results:
+        if result.capture.id not in ("hostname", "uname-a"):
+            continue
+        for name, role, path, data in result.raw:
+            if role == "stdout":
+                fields = data.split(b"\n")[0].split()
+                if result.capture.id == "hostname" and len(fields) == 1:
+                    names.append(fields[0])
+                elif result.capture.id == "uname-a" and len(fields) > 1:
+                    names.append(fields[1])
+    return names
+
+
+def passwd_rows(results, passwd=None):
+    """The accounts whose names redaction hides: `passwd` (the whole /etc/passwd, read again on
+    the host) when given, else the etc-passwd entry's when it read the file whole (none when the
+    host has no /etc/passwd).  A cut, unreadable or skipped etc-passwd hides the users past the
+    cut: Trouble, rather than a bundle that still names them."""
+    if passwd is not None:
+        return parse_passwd(to_text(passwd))[0]
+    found = [r for r in results if r.capture.id == "etc-passwd"]
+    if found and found[0].status == "ok":
+        return found[0].parsed[0] if found[0].parsed else []
+    if found and found[0].status == "absent":
+        return []
+    how = "%s%s" % (found[0].status, " (cut by --max-output)" if found[0].status == "truncated" else "") \
+        if found else "not in the bundle"
+    raise Trouble("cannot redact: the etc-passwd entry is %s, so not every user name to hide is known; "
+                  "collect the host again (with --redact there, or a larger --max-output)" % how)
+
+
+def _redact_value(value, rules, redactor):
+    """A manifest value with every string redacted as bytes (a JSON spelling hides nothing)."""
+    if isinstance(value, dict):
+        return dict((k, _redact_value(v, rules, redactor)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_redact_value(v, rules, redactor) for v in value]
+    if isinstance(value, (bytes, text_type)):
+        data = _name_bytes(value)
+        done = redact_bytes(data, rules, redactor, "manifest")
+        return value if done == data else to_text(done)
+    return value
+
+
+def redact_results(results, meta, key, passwd=None):
     """Redacts every raw file of `results` in place, re-parses them, and returns the redacted
-    manifest fields (`meta`) with a note that redaction was applied (never the key)."""
+    manifest fields (`meta`) with a note that redaction was applied (never the key).
+
+    `passwd`: the whole /etc/passwd when the etc-passwd entry is not whole (see passwd_rows)."""
     redactor = Redactor(key)
-    ids = identifiers(complete_data(results), [meta.get("hostname")])
+    complete = complete_data(results)
+    complete["etc-passwd"] = passwd_rows(results, passwd)
+    ids = identifiers(complete, [meta.get("hostname")] + raw_host_names(results))
     rules = replacements(ids, redactor)
     for result in results:
-        result.raw = [(name, role, path, redact_bytes(data, rules, redactor, result.capture.id))
-                      for name, role, path, data in result.raw]
+        cid = result.capture.id
+
+        def text(value):  # a member name, path or argument: a user's home names the user
+            return to_text(redact_bytes(_fs_bytes(value), rules, redactor, cid)) if value else value
+        raw = []
+        for name, role, path, data in result.raw:
+            if cid == "ssh-keys":
+                data = _redact_key_lines(data, redactor)
+            raw.append((text(name), role, text(path), redact_bytes(data, rules, redactor, cid)))
+        result.raw = raw
+        result.argv = [text(a) for a in result.argv] if result.argv else result.argv
+        result.error = text(result.error)
         result.parsed, result.warnings, result.parse_error = None, 0, None
         apply_parser(result)
-    redacted = json.loads(redact_bytes(json_bytes(meta), rules, redactor, "manifest").decode("ascii"))
+    redacted = _redact_value(meta, rules, redactor)
+    if meta.get("hostname"):
+        redacted["hostname"] = HostLabels(ids["hosts"]).redact_name(meta["hostname"], redactor)
+    hosts = set(to_text(_name_bytes(h)) for h in ids["hosts"])
     redacted["redaction"] = {"applied": True, "method": "hmac-sha256 pseudonyms",
                              "kinds": ["hostnames", "ip addresses", "mac addresses", "human user names"],
-                             "replaced": {"hosts": len(ids["hosts"]), "addresses": len(ids["addresses"]),
+                             "replaced": {"hosts": len(hosts), "addresses": len(ids["addresses"]),
                                           "users": len(ids["users"])}}
     return redacted
 
@@ -3003,11 +3706,24 @@ def derive_inputs(complete):
         for proc in port["processes"]:
             if proc["pid"] is not None:
                 pids.add(proc["pid"])
+    for row in complete.get("ss-ntup") or []:  # who holds a connection: its service too
+        pids.update(p["pid"] for p in row["processes"])
     exes = set()
     for proc in complete.get("listen-procs") or []:
         if proc["exe"]:
             exes.update(exe_aliases(proc["exe"]))
-    return {PIDS: sorted(pids), EXES: sorted(exes)}
+    return {PIDS: sorted(pids), EXES: sorted(exes), FILES: sorted(workload_files(complete))}
+
+
+def workload_files(complete):
+    """The files whose owner decides whether they belong to the workload (no package owns them)
+    or to a package: local unit candidates, init scripts, Upstart jobs, cron files and scripts."""
+    files = set()
+    for cid in ("systemd-local", "init-scripts", "cron-files"):
+        files.update(row["file"] for row in complete.get(cid) or [])
+    files.update(job["file"] for job in complete.get("upstart-jobs") or [])
+    files.update(row["file"] for row in complete.get("cron-scripts") or [] if row["type"] == "file")
+    return files
 
 
 def exe_aliases(exe):
@@ -3119,6 +3835,79 @@ def signature_valid(manifest_bytes, signature, key):
     return diff == 0
 
 
+def signed(members, key):
+    """The bundle's members ([(name, bytes)], manifest last) with the site's signature of the
+    manifest added after it, as signature.json; without a key, the members as they are."""
+    if not key:
+        return members
+    name, manifest = members[-1]
+    if name != "manifest.json":
+        raise ValueError("the manifest must be the last member, not %s" % name)
+    return members + [(SIGNATURE_NAME, json_bytes(manifest_signature(manifest, key)))]
+
+
+# Where a folder cannot hold hard links (FAT, some network and FUSE file systems), the bundle
+# is copied into a new file made with O_EXCL instead.
+_NO_LINKS = tuple(getattr(errno, name) for name in ("EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK",
+                                                    "EXDEV", "EACCES") if hasattr(errno, name))
+
+
+def publish(tmp, final):
+    """Puts the finished bundle `tmp` at `final` without ever replacing a file: a hard link, which
+    fails if anything is at `final`, even a file that appeared there during the run; where links
+    cannot be made, a copy into a file created with O_EXCL.  Returns (st_dev, st_ino) of what it
+    put there; `tmp` stays for the caller to remove.  Trouble, naming the file, on a clash."""
+    try:
+        os.link(tmp, final)
+        st = os.lstat(final)
+        return st.st_dev, st.st_ino
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise Trouble(_clash(final))
+        if exc.errno not in _NO_LINKS:
+            raise
+    try:
+        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise Trouble(_clash(final))
+        raise
+    st = os.fstat(fd)
+    made, done = (st.st_dev, st.st_ino), False
+    try:
+        source = open(tmp, "rb")
+        try:
+            while True:
+                data = source.read(READ_PIECE)
+                if not data:
+                    break
+                while data:
+                    data = data[os.write(fd, data):]
+        finally:
+            source.close()
+        os.fsync(fd)
+        done = True
+    finally:
+        os.close(fd)
+        if not done:  # half a copy: removed, and only if it is still the file this run made
+            remove_own(final, made)
+    return made
+
+
+def _clash(final):
+    return "%s appeared while this run was working; not replacing it (nothing written)" % final
+
+
+def remove_own(path, made):
+    """Removes `path` if it is still the file (st_dev, st_ino) this run made there."""
+    try:
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) == made:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 def write_tar(fileobj, top, members, mtime):
     tar = tarfile.open(fileobj=fileobj, mode="w:gz")
     try:
@@ -3167,14 +3956,87 @@ class Trouble(Exception):
     """A problem that stops the run: one line for the user, exit code 2."""
 
 
-class Terminated(Exception):
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: ends the run as Ctrl-C does.  Not an Exception, so that no `except
+    Exception` (the one that makes a parser's bug cost one entry) can swallow it."""
+
     def __init__(self, signum):
-        Exception.__init__(self, "terminated by signal %d" % signum)
+        BaseException.__init__(self, "terminated by signal %d" % signum)
         self.signum = signum
 
 
+# A signal, by the phase of the run.  Working: the first signal ends the run, nothing written
+# (later ones are ignored, so that they cannot cut its clean-up short).  Publishing (the bundle
+# being put at its name): the signal waits until that is done, and the bundle is removed again.
+# Published: the run has succeeded, a signal only cuts the closing lines short (exit 0).
+_signals = {"phase": "working", "pending": None}
+
+
 def _on_signal(signum, frame):
+    phase = _signals["phase"]
+    if phase == "published":
+        os._exit(EXIT_OK)
+    if phase != "working":
+        if _signals["pending"] is None:
+            _signals["pending"] = signum
+        return
+    _signals["phase"] = "ending"
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt()
     raise Terminated(signum)
+
+
+def _raise_pending():
+    signum = _signals["pending"]
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt()
+    raise Terminated(signum)
+
+
+# stdout and stderr may go away (`migsnap.py 2>&1 | head`, `-q >&-`): what cannot be said there
+# is dropped, never fatal, and never costs an entry.
+_gone = set()
+
+
+def emit(name, text):
+    """Writes `text` to sys.stdout or sys.stderr (`name`); False when it cannot (closed, its reader
+    gone).  Such a stream is not written again, and /dev/null takes its descriptor so that no later
+    flush (the interpreter's, at exit) fails either."""
+    if name in _gone:
+        return False
+    stream = getattr(sys, name, None)
+    try:
+        stream.write(text)
+        stream.flush()
+        return True
+    except Exception:  # EPIPE, EBADF; ValueError (closed); AttributeError (None: Python 3 without fd 1 or 2)
+        _gone.add(name)
+        _devnull_at(1 if name == "stdout" else 2)
+        return False
+
+
+def _devnull_at(fd):
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    if null != fd:
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+        os.close(null)
+
+
+def _standard_fds():
+    """/dev/null on a standard descriptor that is closed: else the first file the run opens takes
+    its number, and a line meant for stdout or stderr lands in it (in the bundle being written)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _devnull_at(fd)
+            _gone.add(name)
 
 
 def run_all(runner, todo, jobs, progress, inputs=None):
@@ -3192,7 +4054,10 @@ def run_all(runner, todo, jobs, progress, inputs=None):
             result = runner.run(capture, inputs)
             with lock:
                 results[capture.id] = result
-                progress(result)
+                try:
+                    progress(result)
+                except Exception:  # progress is for a reader only: it never costs an entry
+                    pass
 
     threads = [threading.Thread(target=worker) for _ in range(max(1, min(jobs, len(todo))))]
     for t in threads:
@@ -3208,6 +4073,23 @@ def run_all(runner, todo, jobs, progress, inputs=None):
     return [results[c.id] for c in todo if c.id in results]
 
 
+def every_entry(results, skip):
+    """One result for every entry of the table, in its order: what ran, what --skip left out, and
+    as an error any entry that did not come back.  A bundle always holds all of them."""
+    by_id = dict((r.capture.id, r) for r in results)
+    out = []
+    for c in captures():
+        r = by_id.get(c.id)
+        if r is None:
+            r = Result(c)
+            if c.id in skip:
+                r.status, r.error = "skipped", "--skip"
+            else:
+                r.status, r.error = "error", "collector error: the entry did not come back"
+        out.append(r)
+    return out
+
+
 def table_text():
     rows = [("ID", "SECTION", "KIND", "PARSER", "SOURCE")]
     rows += [(c.id, c.section, c.kind, c.parser, c.describe()) for c in captures()]
@@ -3218,9 +4100,17 @@ def table_text():
     return "\n".join(lines) + "\n"
 
 
+def bundle_stem(host, stamp):
+    """migsnap-<host>-<stamp>: the bundle's file name without .tgz, and its top folder.  Letters,
+    digits, '.', '_' and '-' only: a host name may hold any byte, a file name must not."""
+    def safe(text):
+        return re.sub(r"[^A-Za-z0-9._-]", "_", to_text(_name_bytes(text or "")))
+    return "migsnap-%s-%s" % (safe(host) or "host", safe(stamp))
+
+
 def output_target(option, host, stamp):
     """(directory, final file name) for -o PATH: an existing directory or a path ending in / is a directory."""
-    name = "migsnap-%s-%s.tgz" % (re.sub(r"[^A-Za-z0-9._-]", "_", host) or "host", stamp)
+    name = bundle_stem(host, stamp) + ".tgz"
     if not option:
         return os.getcwd(), name
     if option.endswith("/") or os.path.isdir(option):
@@ -3235,10 +4125,11 @@ def make_option_parser():
         description="Read-only snapshot of this host for migration planning: runs the listing commands "
                     "in the capture table (see --list), and writes one .tgz bundle with their raw output, "
                     "parsed JSON, snapshot.json and manifest.json. Exit status: 0 bundle written, "
-                    "2 trouble (nothing written), 130/143 interrupted (nothing written).")
+                    "2 trouble (nothing written), 130/143/129 interrupted (nothing written).")
     p.add_option("-l", "--list", action="store_true", help="print the capture table and run nothing")
     p.add_option("-o", "--output", metavar="PATH",
-                 help="bundle file, or directory to write migsnap-<host>-<time>.tgz in (default: .)")
+                 help="bundle file, or directory to write migsnap-<host>-<time>.tgz in (default: .); "
+                      "an existing file is never replaced")
     p.add_option("--timeout", type="float", default=DEFAULT_TIMEOUT, metavar="SECONDS",
                  help="kill a command (and its children) after this long (default %default)")
     p.add_option("--max-output", type="int", default=DEFAULT_MAX_OUTPUT, metavar="BYTES",
@@ -3247,25 +4138,61 @@ def make_option_parser():
                  help="commands run at once (default %default)")
     p.add_option("--skip", action="append", default=None, metavar="ID",
                  help="do not run this entry (repeat, or comma-separated)")
-    p.add_option("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_option("-q", "--quiet", action="store_true", help="no progress lines; print the bundle's name on stdout")
     p.add_option("--redact", action="store_true",
                  help="replace hostnames, IP and MAC addresses and human user names by pseudonyms derived "
                       "from the key (the same key on every host keeps them comparable)")
     p.add_option("--redact-key-file", metavar="FILE", help="the redaction key, read from FILE")
     p.add_option("--redact-key", metavar="KEY", help="the redaction key (visible in ps; prefer --redact-key-file)")
+    p.add_option("--sign-key-file", metavar="FILE",
+                 help="sign the bundle: an HMAC-SHA256 of manifest.json with the site key in FILE (at least "
+                      "%d bytes), written as signature.json; `migdiff validate --verify-key-file FILE` checks it"
+                      % MIN_KEY)
     return p
 
 
 def main(argv=None):
+    """The command line; returns the exit status.  No signal, no closed or vanished stdout or
+    stderr ends it with a traceback."""
+    _signals.update(phase="working", pending=None)
+    _gone.clear()
+    old_handlers = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            old_handlers[signum] = signal.signal(signum, _on_signal)
+        _standard_fds()
+        return _main(argv)
+    except Trouble as exc:
+        emit("stderr", "migsnap: error: %s\n" % exc)
+        return EXIT_TROUBLE
+    except KeyboardInterrupt:
+        emit("stderr", "migsnap: interrupted; no bundle written\n")
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        emit("stderr", "migsnap: %s; no bundle written\n" % exc)
+        return 128 + exc.signum
+    finally:
+        if _signals["phase"] == "working":  # from here a signal changes nothing (and raises nothing)
+            _signals["phase"] = "ending"
+        for signum, handler in old_handlers.items():
+            if handler is not _early_signal:  # run as a script: ours stay until the end
+                signal.signal(signum, handler)
+
+
+def _main(argv):
     parser = make_option_parser()
     opts, args = parser.parse_args(argv)
     if args:
         parser.error("unexpected argument: %s" % args[0])
     if opts.list:
-        sys.stdout.write(table_text())
+        emit("stdout", table_text())
         return EXIT_OK
-    if opts.timeout <= 0 or opts.max_output <= 0 or opts.jobs <= 0:
-        parser.error("--timeout, --max-output and --jobs must be positive")
+    if not 0 < opts.timeout < float("inf"):  # nan and inf too: neither is a deadline, nor JSON
+        parser.error("--timeout must be a positive number of seconds, not %s" % opts.timeout)
+    if opts.max_output <= 0:
+        parser.error("--max-output must be a positive number of bytes")
+    if opts.jobs <= 0:
+        parser.error("--jobs must be a positive number")
     skip = []
     for item in opts.skip or []:
         skip.extend(x.strip() for x in item.split(",") if x.strip())
@@ -3275,34 +4202,33 @@ def main(argv=None):
         parser.error("--skip: no such entry: %s (see --list)" % ", ".join(unknown))
     if (opts.redact_key or opts.redact_key_file) and not opts.redact:
         opts.redact = True
-    if opts.redact:
-        try:
-            opts.key = redaction_key(opts.redact_key, opts.redact_key_file)
-        except Trouble as exc:
-            parser.error(str(exc))
+    opts.key = redaction_key(opts.redact_key, opts.redact_key_file) if opts.redact else None
+    opts.sign_key = read_key_file(opts.sign_key_file, "--sign-key-file") if opts.sign_key_file else None
 
     def say(message):
         if not opts.quiet:
-            sys.stderr.write("migsnap: %s\n" % message)
-            sys.stderr.flush()
+            emit("stderr", "migsnap: %s\n" % message)
 
-    old_handlers = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        old_handlers[signum] = signal.signal(signum, _on_signal)
+    return collect(opts, skip, say)
+
+
+MIN_KEY = 8
+KEY_FILE_LIMIT = 64 * 1024
+
+
+def read_key_file(path, option):
+    """A site key from a file: its bytes without the whitespace around them (a trailing newline),
+    at least MIN_KEY of them.  Trouble, naming the option and the file, otherwise."""
     try:
-        return collect(opts, skip, say)
-    except Trouble as exc:
-        sys.stderr.write("migsnap: error: %s\n" % exc)
-        return EXIT_TROUBLE
-    except KeyboardInterrupt:
-        sys.stderr.write("migsnap: interrupted; no bundle written\n")
-        return EXIT_INTERRUPTED
-    except Terminated as exc:
-        sys.stderr.write("migsnap: %s; no bundle written\n" % exc)
-        return 128 + exc.signum
-    finally:
-        for signum, handler in old_handlers.items():
-            signal.signal(signum, handler)
+        data, cut = _read_capped(path, KEY_FILE_LIMIT)
+    except (IOError, OSError) as exc:
+        raise Trouble("%s %s: %s" % (option, path, exc.strerror or exc))
+    key = data.strip()
+    if cut:
+        raise Trouble("%s %s: over %d bytes, not a key file" % (option, path, KEY_FILE_LIMIT))
+    if len(key) < MIN_KEY:
+        raise Trouble("%s %s: the key must be at least %d bytes (it has %d)" % (option, path, MIN_KEY, len(key)))
+    return key
 
 
 def redaction_key(text, path):
@@ -3310,19 +4236,11 @@ def redaction_key(text, path):
     if text and path:
         raise Trouble("give --redact-key or --redact-key-file, not both")
     if path:
-        try:
-            f = open(path, "rb")
-            try:
-                key = f.read().strip()
-            finally:
-                f.close()
-        except (IOError, OSError) as exc:
-            raise Trouble("--redact-key-file %s: %s" % (path, exc.strerror or exc))
-    else:
-        key = (text or "").encode("utf-8") if not isinstance(text, bytes) else text
-    if len(key) < 8:
-        raise Trouble("--redact needs a key of at least 8 characters (--redact-key-file FILE); use the "
-                      "same key on every host so their pseudonyms match")
+        return read_key_file(path, "--redact-key-file")
+    key = (text or "").encode("utf-8") if not isinstance(text, bytes) else text
+    if len(key) < MIN_KEY:
+        raise Trouble("--redact needs a key of at least %d characters (--redact-key-file FILE); use the "
+                      "same key on every host so their pseudonyms match" % MIN_KEY)
     return key
 
 
@@ -3343,16 +4261,57 @@ def scrubbed_argv(argv):
     return out
 
 
+def _text(s):
+    """A string for the manifest: text, U+FFFD for bytes that are not UTF-8 (on either Python)."""
+    return None if s is None else to_text(_name_bytes(s))
+
+
+def hostname_bytes():
+    """This host's name as the kernel holds it: bytes, any but NUL."""
+    name = socket.gethostname()
+    if isinstance(name, bytes):
+        return name
+    fsencode = getattr(os, "fsencode", None)  # Python 3.2+: undoes the decoding socket did
+    return fsencode(name) if fsencode else _name_bytes(name)
+
+
+PASSWD_LIMIT = 256 * 1024 * 1024
+
+
+def whole_passwd(results):
+    """/etc/passwd read again, whole, when the etc-passwd entry did not read it whole (cut by
+    --max-output, unreadable, skipped): redaction has to know every user whatever the cut.
+    None when the entry has it all; Trouble when it cannot be read whole either."""
+    found = [r for r in results if r.capture.id == "etc-passwd"]
+    if found and found[0].status in ("ok", "absent"):
+        return None
+    path = capture_by_id("etc-passwd").source
+    try:
+        data, cut = _read_capped(path, PASSWD_LIMIT)
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return b""
+        cut, data = exc.strerror or str(exc), None
+    if cut:
+        raise Trouble("cannot redact: %s could not be read whole (%s), so not every user name to hide "
+                      "is known; nothing written" % (path, "over %d bytes" % PASSWD_LIMIT if cut is True else cut))
+    return data
+
+
 def collect(opts, skip, say):
     import tempfile
     started = time.time()
     t0 = _clock()
-    host = socket.gethostname()
+    host_bytes = hostname_bytes()
+    host = to_text(host_bytes)  # the manifest's: text on every Python, U+FFFD for bytes that are not UTF-8
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    shown_host = Redactor(opts.key).label("host", host.split(".")[0].lower(), "h") if opts.redact else host
+    if opts.redact:
+        shown_host = HostLabels([host_bytes]).redact_name(host_bytes, Redactor(opts.key)).split(".")[0]
+    else:
+        shown_host = host
     outdir, name = output_target(opts.output, shown_host, stamp)
     final = os.path.join(outdir, name)
-    if os.path.exists(final):
+    if os.path.lexists(final):
         raise Trouble("%s already exists; not overwriting it" % final)
     try:  # prove the directory is writable before spending time on the host
         fd, tmp = tempfile.mkstemp(prefix=".migsnap-", suffix=".tgz.part", dir=outdir)
@@ -3368,6 +4327,10 @@ def collect(opts, skip, say):
         def progress(result):
             done.append(result.capture.id)
             extra = (": " + result.error) if result.error and result.status != "missing" else ""
+            if result.status == "failed":  # what a person needs to see why: the exit code, stderr's first line
+                err = [data for name, role, path, data in result.raw if role == "stderr" and data]
+                first = to_text(err[0]).strip().split("\n")[0][:100] if err else ""
+                extra = ": exit %s%s" % (result.exit_code, (", " + first) if first else "")
             say("[%2d/%d] %-30s %s%s (%.2f s)" % (len(done), len(todo), result.capture.id, result.status,
                                                  extra, result.duration))
 
@@ -3379,32 +4342,27 @@ def collect(opts, skip, say):
                 apply_parser(result)
             results.extend(batch)
             inputs = derive_inputs(complete_data(results))
-        for c in captures():
-            if c.id in skip:
-                r = Result(c)
-                r.status, r.error = "skipped", "--skip"
-                results.append(r)
-        order = dict((c.id, i) for i, c in enumerate(captures()))
-        results.sort(key=lambda r: order[r.capture.id])
+        results = every_entry(results, skip)
         euid = os.geteuid()
         meta = {
             "format": BUNDLE_FORMAT, "format_version": FORMAT_VERSION,
             "collector": {"name": "migsnap", "version": __version__, "sha256": own_sha256()},
             "python": {"version": "%d.%d.%d" % tuple(sys.version_info[:3]),
                        "implementation": getattr(getattr(sys, "implementation", None), "name", "cpython"),
-                       "executable": sys.executable},
+                       "executable": _text(sys.executable)},
             "hostname": host, "euid": euid, "uid": os.getuid(),
-            "started_at": _utc(started), "argv": scrubbed_argv(sys.argv),
+            "started_at": _utc(started), "argv": [_text(a) for a in scrubbed_argv(sys.argv)],
             "settings": {"timeout": opts.timeout, "max_output": opts.max_output, "jobs": opts.jobs,
-                         "skip": skip, "path": env["PATH"], "locale": "C"},
+                         "skip": skip, "path": _text(env["PATH"]), "locale": "C"},
             "notes": list(NOTES), "lost": lost_notes(euid),
         }
         if opts.redact:
             say("redacting hostnames, addresses and user names")
-            meta = redact_results(results, meta, opts.key)
+            meta = redact_results(results, meta, opts.key, passwd=whole_passwd(results))
         meta["finished_at"] = _utc(time.time())
         meta["duration"] = round(_clock() - t0, 3)
         members, manifest = build_members(results, meta)
+        members = signed(members, opts.sign_key)
         top = name[:-4] if name.endswith(".tgz") else name
         f = os.fdopen(fd, "wb")
         fd = None
@@ -3414,21 +4372,28 @@ def collect(opts, skip, say):
             os.fsync(f.fileno())
         finally:
             f.close()
-        os.rename(tmp, final)
-        tmp = None
+        _signals["phase"] = "publishing"  # a signal now waits until the bundle is in place
+        made = publish(tmp, final)
+        if _signals["pending"] is not None:  # it came while the bundle was put in place: taken away again
+            remove_own(final, made)
+            _raise_pending()
+        os.unlink(tmp)
+        _signals["phase"] = "published"
     except (OSError, IOError) as exc:
         raise Trouble("writing %s: %s" % (final, exc.strerror or exc))
     finally:
         if fd is not None:
             os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except OSError:  # already gone
+            pass
     counts = manifest["summary"]["statuses"]
-    say("wrote %s (%d commands, %d missing, %d timed out, %.1f s)" % (
-        final, manifest["summary"]["commands"], counts.get("missing", 0), counts.get("timeout", 0),
-        _clock() - t0))
-    if opts.quiet:
-        sys.stdout.write(final + "\n")
+    say("wrote %s (%d commands, %d missing, %d failed, %d timed out, %.1f s)" % (
+        final, manifest["summary"]["commands"], counts.get("missing", 0), counts.get("failed", 0),
+        counts.get("timeout", 0), _clock() - t0))
+    if opts.quiet and not emit("stdout", final + "\n"):
+        emit("stderr", "migsnap: wrote %s (its name could not be written to stdout)\n" % final)
     return EXIT_OK
 
 

@@ -238,3 +238,58 @@ def write_many_members(path: Path, bundle: Path, count: int, content: bytes = b"
         gz.write(bytes(2 * BLOCK))
         gz.close()
         return gz.size
+
+
+# --- bundles as this collector would write them from given raw files ------------------------------
+
+def recollect(files: dict[str, bytes], edit_entries=None, **collector: object) -> dict[str, bytes]:
+    """The bundle's files rebuilt from its raw files by this very collector's parsers and writer:
+    parsed.json, snapshot.json and the manifest (its entries' warnings and files, the summary) agree
+    with the raw files, and the manifest names this collector build (version and sha256), so that
+    migdiff re-parses it.  `edit_entries(entries)` may change the manifest's entries first (drop
+    one, add one); `collector` overrides the manifest's collector fields afterwards."""
+    import migsnap
+    manifest = json.loads(files["manifest.json"])
+    table = [c.id for c in migsnap.captures()]
+    present = {entry["id"] for entry in manifest["entries"]}
+    for capture in migsnap.captures():  # entries the bundle's collector did not have: as with --skip
+        if capture.id not in present:
+            skipped = migsnap.Result(capture)
+            skipped.status, skipped.error = "skipped", "--skip"
+            manifest["entries"].append(migsnap.manifest_entry(skipped))
+    manifest["entries"].sort(key=lambda entry: table.index(entry["id"]) if entry["id"] in table else len(table))
+    entries = manifest["entries"]
+    if edit_entries:
+        edit_entries(entries)
+    results = []
+    for entry in entries:
+        capture = migsnap.capture_by_id(entry["id"]) if entry["id"] in table \
+            else migsnap.Capture((entry["id"], entry["section"], entry["kind"], entry["source"], entry["parser"]))
+        result = migsnap.Result(capture)
+        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
+            setattr(result, attr, entry[attr])
+        result.raw = [(f["name"], f["role"], f["path"], files[f["name"]]) for f in entry["files"]]
+        migsnap.apply_parser(result)
+        results.append(result)
+    meta = {k: v for k, v in manifest.items() if k not in ("entries", "summary", "files")}
+    meta["collector"] = dict(meta["collector"], version=migsnap.__version__, sha256=migsnap.own_sha256())
+    members, new_manifest = migsnap.build_members(results, meta)
+    out = {name: data for name, data in members}
+    if collector:
+        new_manifest["collector"].update(collector)
+        out["manifest.json"] = migsnap.json_bytes(new_manifest)
+    return out
+
+
+def sign(files: dict[str, bytes], key: bytes) -> dict[str, bytes]:
+    """The files with a signature.json beside the manifest, by this site key."""
+    import migsnap
+    signed = dict(files)
+    signature = migsnap.manifest_signature(files["manifest.json"], key)
+    signed[migsnap.SIGNATURE_NAME] = (json.dumps(signature) + "\n").encode()
+    return signed
+
+
+def write_bundle(path: Path, top: str, files: dict[str, bytes]) -> Path:
+    """A .tgz of `files` under `top`, the manifest last as the collector writes it."""
+    return write_tgz(path, with_manifest_last(files, top))

@@ -55,4 +55,9 @@ LC_ALL=C rpm --root "$W/root" -qa --qf "$QF" > "$OUT/rpm-qa-qf.out"
 # as the collector's listen-rpm-qf entry asks about the executables of listening processes
 LC_ALL=C rpm --root "$W/root" -qf --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n' \
   /usr/sbin/demo-httpd /usr/sbin/demo-sshd /usr/bin/env > "$OUT/listen-rpm-qf.out" || true  # env: in no package here
-echo "wrote $OUT/rpm-qa.out $OUT/rpm-qa-qf.out $OUT/listen-rpm-qf.out ($(rpm --version))"
+# as the collector's files-rpm-qf entry asks which package owns the unit, init and cron files it found
+# (a package's file and one an admin wrote); the format is the table's own
+FQF=$(cd "$(dirname "$0")/../snapshot" && python3 -c 'import migsnap; print(migsnap.capture_by_id("files-rpm-qf").source[3])')
+LC_ALL=C rpm --root "$W/root" -qf --qf "$FQF" /etc/demo-httpd/demo-httpd.conf /etc/hostname \
+  > "$OUT/files-rpm-qf.out" || true  # /etc/hostname: in no package here (exit 1)
+echo "wrote $OUT/rpm-qa.out $OUT/rpm-qa-qf.out $OUT/listen-rpm-qf.out $OUT/files-rpm-qf.out ($(rpm --version))"

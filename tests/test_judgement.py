@@ -111,7 +111,8 @@ def test_your_own_roles_replace_a_table(gaps_pair, tmp_path: Path) -> None:
     report = diff_json(*gaps_pair, "--roles", mine)
     swap = by_key(report, "services")["memcached = redis-server"]
     assert swap[0]["reason"] == "role-swapped" and swap[0]["hint"] == "point the application at redis"
-    blockers = {c["key"]: c for c in report["changes"] if c["severity"] == "blocker" and not c["ignored"]}
+    blockers = {c["key"]: c for c in report["changes"] if c["severity"] == "blocker" and not c["ignored"]
+                and c["section"] in ("services", "ports")}
     assert set(blockers) == {"myapp", "tcp/127.0.0.1:11211"}, "memcached's job is redis's now, not its port"
     assert "repoint its clients" in blockers["tcp/127.0.0.1:11211"]["hint"]
 
@@ -163,13 +164,21 @@ def test_a_target_collected_without_root_gives_unknown_not_absent(gaps_pair) -> 
     assert any("without root" in note for note in user["judgement"]["evidence"])
     assert root["judgement"]["evidence"] == []
     blockers = lambda r: sorted(c["key"] for c in r["changes"] if c["severity"] == "blocker" and not c["ignored"])  # noqa: E731
-    assert blockers(user) == blockers(root) == ["memcached", "myapp"]
+    assert blockers(root) == ["/etc/cron.d/myapp-report: /opt/myapp/report.sh", "crontab labuser: "
+                              "/home/labuser/backup.sh", "memcached", "myapp"]
+    assert blockers(user) == ["/etc/cron.d/myapp-report: /opt/myapp/report.sh", "memcached", "myapp"], \
+        "labuser cannot list /var/spool/cron/crontabs: the crontab is unknown, not absent"
+    crontab = by_key(user, "jobs")["crontab labuser: /home/labuser/backup.sh"][0]
+    assert crontab["reason"] == "unknown-evidence" and "user-crontabs denied" in crontab["hint"]
+    assert diff_json(*gaps_pair)["readiness"][0]["ready"] is False
+    assert user["readiness"][0]["ready"] is None, "the target's keys are root's: unknown to labuser"
     ssh = by_key(user, "ports")["tcp/*:22"][0]
     assert ssh["severity"] == "warning" and ssh["reason"] == "unknown-evidence" and "tcp/*:2222" in ssh["hint"]
     headline = runner.invoke(app, ["diff", str(gaps_pair[0]), str(gaps_pair[1].with_name("app12gaps-labuser.tgz"))],
                              env={"NO_COLOR": "1"}).stdout.splitlines()
     assert headline[0].endswith("; evidence incomplete")
-    assert any(line.startswith("evidence: target: collected without root") for line in headline[:5])
+    header = headline[:headline.index("")]  # the lines above the table
+    assert any(line.startswith("evidence: target: collected without root") for line in header)
 
 
 def test_a_service_list_cut_short_on_the_target_is_unknown(gaps_pair) -> None:

@@ -31,7 +31,7 @@ def test_the_report_opens_with_the_verdict_and_blockers(gaps_pair) -> None:
     result = run("diff", *gaps_pair, "--width", "200", env={"NO_COLOR": "1"})
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("NOT READY: 2 blockers, ") and " warnings" in lines[0]
+    assert lines[0].startswith("NOT READY: 4 blockers, ") and " warnings" in lines[0]
     blockers = lines[lines.index("Blockers") + 1:lines.index("Warnings") - 1]
     memcached = [line for line in blockers if "services: memcached:" in line]
     assert memcached and "serves tcp/127.0.0.1:11211" in memcached[0] and "[service-missing]" in memcached[0]
@@ -264,7 +264,8 @@ def test_fail_on_levels(sample_pair, gaps_pair, tmp_path: Path) -> None:
     assert run("diff", *sample_pair, "--fail-on", "warning").exit_code == 1
     rules = tmp_path / "all.toml"
     rules.write_text('[services]\n"*" = "reviewed"\n[packages]\n"*" = "reviewed"\n[ports]\n"*" = "reviewed"\n'
-                     '[runlevels]\n"*" = "reviewed"\n')
+                     '[runlevels]\n"*" = "reviewed"\n[jobs]\n"*" = "reviewed"\n[units]\n"*" = "reviewed"\n'
+                     '[connections]\n"*" = "reviewed"\n')
     assert run("diff", *gaps_pair, "--ignore", rules, "--fail-on", "blocker").exit_code == 0
     assert run("diff", *gaps_pair, "--ignore", rules, "--fail-on", "warning").exit_code == 1  # init changes
     assert run("diff", *gaps_pair, "--ignore", rules).exit_code == 1  # any: diff(1)

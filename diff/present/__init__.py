@@ -9,9 +9,15 @@ MODULES = {"text": "text", "json": "jsonout", "markdown": "markdown", "html": "h
 
 
 def presenter(fmt: str, what: str):
-    """render_<what> of the format's module ("diff" or "show")."""
+    """render_<what> of the format's module ("diff" or "show"), given the report with every long
+    value clipped and marked (common.capped): no presenter copies a huge value around."""
+    from .common import capped
     module = importlib.import_module(f".{MODULES[fmt]}", __name__)
-    return module, getattr(module, f"render_{what}")
+    render_one = getattr(module, f"render_{what}")
+
+    def render_capped(obj: Any, *args: Any, **options: Any) -> Any:
+        return render_one(capped(obj), *args, **options)
+    return module, render_capped
 
 
 def render(fmt: str, what: str, obj: Any, width: int | None = None, **options: Any) -> str:

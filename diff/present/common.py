@@ -1,7 +1,13 @@
 """What every presenter shares: labels, the order changes are read in, and safe host text."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+from pydantic import BaseModel
+
 from ..changes import SECTIONS, Change, DiffReport, HostRef
+from ..errors import escaped
 from ..verdict import headline, kind_phrase
 
 MARKS = {"only-in-source": "-", "only-in-target": "+", "changed": "~", "identical": "="}
@@ -10,21 +16,72 @@ COLUMNS = (("blocker", "blockers"), ("warning", "warnings"), ("info", "other"), 
            ("only_in_source", "only in source"), ("only_in_target", "only in target"), ("changed", "changed"),
            ("identical", "identical"))
 
-__all__ = ["MARKS", "COLUMNS", "SUMMARY_TITLE", "safe", "host_line", "headline", "groups", "finding", "kinds",
-           "evidence_lines"]
+__all__ = ["MARKS", "COLUMNS", "SUMMARY_TITLE", "CLIENTS_TITLE", "MAX_VALUE", "clip", "safe", "capped",
+           "host_line", "headline", "groups",
+           "finding", "kinds", "evidence_lines", "readiness_lines", "client_lines", "workload_lines"]
+
+
+# No value is shown whole past this many characters, in any format: a 50 MB string in a snapshot
+# would otherwise be copied a dozen times on its way out.
+MAX_VALUE = 4096
+
+
+def clip(text: str, limit: int = MAX_VALUE) -> str:
+    """text, or its first `limit` characters and a mark saying how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters]"
 
 
 def safe(text: object) -> str:
-    """Host data may carry terminal escapes or control bytes: show them, never obey them."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+    """Host data may carry terminal escapes, control bytes or bidirectional overrides: show them,
+    never obey them (and never show more than MAX_VALUE characters of one value)."""
+    return escaped(clip(str(text)))
+
+
+def capped(value: Any, limit: int = MAX_VALUE) -> Any:
+    """value with every string in it longer than `limit` clipped (clip), models and dataclasses
+    included; the very same object when nothing is that long, so that a report is copied only
+    where it must be."""
+    if isinstance(value, str):
+        return clip(value, limit) if len(value) > limit else value
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if isinstance(value, BaseModel):
+        update = {}
+        for name in type(value).model_fields:
+            old = getattr(value, name)
+            new = capped(old, limit)
+            if new is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        update = {}
+        for field in dataclasses.fields(value):
+            old = getattr(value, field.name)
+            new = capped(old, limit)
+            if new is not old:
+                update[field.name] = new
+        if not update:
+            return value
+        copy = object.__new__(type(value))  # no validation: only strings got shorter
+        for field in dataclasses.fields(value):
+            object.__setattr__(copy, field.name, update.get(field.name, getattr(value, field.name)))
+        return copy
+    if isinstance(value, (list, tuple)):
+        items = [capped(item, limit) for item in value]
+        if all(new is old for new, old in zip(items, value)):
+            return value
+        return type(value)(items) if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        pairs = [(capped(k, limit), capped(v, limit)) for k, v in value.items()]
+        if all(k is old_k and v is old_v for (k, v), (old_k, old_v) in zip(pairs, value.items())):
+            return value
+        return dict(pairs)
+    return value
 
 
 def host_line(ref: HostRef) -> str:
     parts = [ref.hostname or "?", ref.distro or "unknown distribution", ref.init or "unknown init"]
-    return f"{ref.bundle} ({', '.join(safe(p) for p in parts)})"
+    return f"{safe(ref.bundle)} ({', '.join(safe(p) for p in parts)})"
 
 
 def groups(report: DiffReport, show_ignored: bool = False, full: bool = True) -> list[tuple[str, list[Change]]]:
@@ -56,3 +113,38 @@ def kinds(report: DiffReport) -> list[str]:
 
 def evidence_lines(report: DiffReport) -> list[str]:
     return [f"evidence: {note}" for note in (report.judgement.evidence if report.judgement else [])]
+
+
+def readiness_lines(report: DiffReport) -> list[str]:
+    """ "ssh: ready: the target's root key ... may log in to the source as root"."""
+    return [f"{r.topic}: {r.text}" for r in report.readiness]
+
+
+CLIENTS_TITLE = "Clients to repoint (connected to the source's listening ports)"
+
+
+def client_lines(report: DiffReport) -> list[str]:
+    return [f"tcp port {c.port}: {', '.join(c.remotes)} ({c.connections} connection{'s' if c.connections != 1 else ''})"
+            for c in report.clients]
+
+
+def workload_lines(req) -> list[tuple[str, list[str]]]:
+    """A host's jobs, local units, dependencies and clients, as (title, lines) for `show`."""
+    out = []
+    if "jobs" in req.sections:
+        out.append((f"scheduled jobs ({len(req.jobs)})", [
+            f"{j.where}" + (f" ({j.schedule})" if j.schedule else "") + (f" as {j.user}" if j.user else "")
+            + (f": {j.command}" if j.command else "")
+            + (" [no package: the workload's own]" if j.package is None else
+               "" if j.package == "?" else f" [package {j.package}]") for j in req.jobs]))
+    if "units" in req.sections:
+        out.append((f"local units, no package owns them ({len(req.units)})", [
+            f"{u.kind} {u.name} ({u.file})" + (f": runs {u.exec}" if u.exec else "") for u in req.units]))
+    if "connections" in req.sections:
+        out.append((f"dependencies: remote endpoints it connects to ({len(req.dependencies)})", [
+            (f"{d.remote}:{d.port}" if ":" not in d.remote else f"[{d.remote}]:{d.port}")
+            + f" ({d.service or d.process or 'process unknown'}, {d.count} connection{'s' if d.count != 1 else ''})"
+            for d in req.dependencies]))
+        out.append((f"clients: who connects to its listening ports ({len(req.clients)})", [
+            f"tcp port {c.port}: {c.remote} ({c.count} connection{'s' if c.count != 1 else ''})" for c in req.clients]))
+    return out

@@ -4,20 +4,33 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from ..changes import DiffReport
 from ..errors import UsageError
+from .common import safe
 
 FIELDS = ("section", "key", "severity", "reason", "kind", "field", "source", "target", "text", "hint", "set_aside")
 
 
+# What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula; OWASP's list.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A cell that is a plain number stays as it is ("-1", "+5", "1.5e3"): a spreadsheet reads it as
+# that number, which runs nothing; any other cell starting as a formula gets a leading "'", which
+# spreadsheets take as "this is text" and do not show.
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _cell(value: Any) -> str:
+    """One CSV field: host text with control and bidi characters escaped, cut at MAX_VALUE, and never
+    a formula."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
+    text = safe(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str))
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = False) -> str:
@@ -29,8 +42,8 @@ def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = Fal
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
     for c in rows:
-        writer.writerow([c.section, c.key, c.severity, c.reason or "", c.kind, c.field or "", _cell(c.source),
-                         _cell(c.target), c.text, c.hint or "", c.ignored or ""])
+        writer.writerow([_cell(value) for value in (c.section, c.key, c.severity, c.reason, c.kind, c.field, c.source,
+                                                    c.target, c.text, c.hint, c.ignored)])
     return out.getvalue()
 
 

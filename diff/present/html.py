@@ -13,7 +13,22 @@ from typing import Any
 
 from ..changes import Change, DiffReport, HostRef
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, SUMMARY_TITLE, evidence_lines, finding, groups, headline, kinds, safe
+from .common import (
+    CLIENTS_TITLE,
+    COLUMNS,
+    MARKS,
+    SUMMARY_TITLE,
+    client_lines,
+    evidence_lines,
+    finding,
+    groups,
+    headline,
+    kinds,
+    readiness_lines,
+    safe,
+    workload_lines,
+)
+from .hostmap import render as render_map
 
 # Nothing may leave the page: no fetch, no font, no image from elsewhere.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -167,7 +182,8 @@ def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = Fal
     body = [f'<header><h1 class="{VERDICT_CLASS.get(verdict, "warnings")}">{_e(verdict)}</h1>',
             f"<p>{_e(headline(report).split(': ', 1)[-1])}</p>",
             f'<p class="hosts">source: {_host(report.source)}<br>target: {_host(report.target)}</p>',
-            *(f'<p class="evidence">{_e(line)}</p>' for line in evidence_lines(report)), "</header>",
+            *(f'<p class="evidence">{_e(line)}</p>' for line in evidence_lines(report)),
+            *(f'<p class="readiness">{_e(line)}</p>' for line in readiness_lines(report)), "</header>",
             "<main>", '<section aria-labelledby="summary"><h2 id="summary">Counts</h2><table>',
             "<caption>Differences per section and severity; identical records are not counted as differences."
             "</caption>", '<thead><tr><th scope="col">Section</th>'
@@ -185,6 +201,12 @@ def render_diff(report: DiffReport, show_ignored: bool = False, full: bool = Fal
         body += [f'<li>{_e(c.section)}: <a href="#{_e(_anchor(c))}">{_e(finding(c))}</a> '
                  f'<code class="reason">{_e(c.reason or "")}</code></li>' for c in changes]
         body.append("</ul></section>")
+    if client_lines(report):
+        body += ['<section aria-labelledby="clients"><h2 id="clients">' + _e(CLIENTS_TITLE) + "</h2><ul>",
+                 *(f"<li>{_e(line)}</li>" for line in client_lines(report)), "</ul></section>"]
+    if report.source_map is not None and (report.source_map.services or report.source_map.dependencies):
+        body += ['<section aria-labelledby="map"><h2 id="map">The source\'s map: what must move together, what must '
+                 "be repointed (marked: what the target lacks)</h2>", render_map(report.source_map), "</section>"]
     if kinds(report):
         body += ['<section aria-labelledby="kinds"><h2 id="kinds">' + _e(SUMMARY_TITLE.split(" (")[0]) + "</h2><ul>",
                  *(f"<li>{_e(line)}</li>" for line in kinds(report)), "</ul></section>"]
@@ -261,5 +283,9 @@ def render_show(req: Requirements) -> str:
         body.append("<table><thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in heads) + "</tr></thead><tbody>")
         body += ["<tr>" + "".join(f'<td class="value">{_e(v)}</td>' for v in row) + "</tr>" for row in rows]
         body.append("</tbody></table></section>")
+    for title, lines in workload_lines(req):
+        body += [f"<section><h2>{_e(title)}</h2><ul>", *(f"<li>{_e(line)}</li>" for line in lines), "</ul></section>"]
+    if req.map is not None and (req.map.services or req.map.dependencies):
+        body += ['<section aria-labelledby="map"><h2 id="map">Map</h2>', render_map(req.map), "</section>"]
     body += ["</main>", "<footer><h2>How complete the data is</h2>", *_facts("Host", req.host), "</footer>"]
     return _page(f"migdiff: requirements of {req.host.bundle}", body)

@@ -9,7 +9,22 @@ from rich.text import Text
 
 from ..changes import DiffReport
 from ..show import Requirements, package_version
-from .common import COLUMNS, MARKS, SUMMARY_TITLE, evidence_lines, finding, groups, headline, host_line, kinds, safe
+from .common import (
+    CLIENTS_TITLE,
+    COLUMNS,
+    MARKS,
+    SUMMARY_TITLE,
+    client_lines,
+    evidence_lines,
+    finding,
+    groups,
+    headline,
+    host_line,
+    kinds,
+    readiness_lines,
+    safe,
+    workload_lines,
+)
 
 STYLES = {"blocker": "bold red", "warning": "yellow", "info": "", "identical": "dim"}
 VERDICT_STYLES = {"NOT READY": "bold red", "READY WITH WARNINGS": "bold yellow", "READY": "bold green"}
@@ -21,17 +36,32 @@ def console_for(stream: TextIO, to_file: bool, width: int | None = None) -> Cons
     # rich assumes.
     if width is None and not (hasattr(stream, "isatty") and stream.isatty()):
         width = 120
-    return Console(file=stream, width=width, no_color=to_file or None, highlight=False,
-                   color_system=None if to_file else "auto", soft_wrap=True)
+    console = Console(file=stream, width=width, no_color=to_file or None, highlight=False,
+                      color_system=None if to_file else "auto", soft_wrap=True)
+
+    def reader_gone() -> None:
+        # rich exits 1 when the reader goes away (`migdiff show x.tgz | head`): that is not a
+        # difference; the rest goes nowhere and the command ends with its own status
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+        console.quiet = True
+    console.on_broken_pipe = reader_gone  # type: ignore[method-assign]
+    return console
 
 
 def render_diff(report: DiffReport, console: Console, show_ignored: bool = False, full: bool = False) -> None:
     verdict = report.judgement.verdict if report.judgement else ""
-    console.print(Text(headline(report), style=VERDICT_STYLES.get(verdict, "bold")))
+    console.print(Text(safe(headline(report)), style=VERDICT_STYLES.get(verdict, "bold")))
     console.print(Text(f"source: {host_line(report.source)}"))
     console.print(Text(f"target: {host_line(report.target)}"))
     for line in evidence_lines(report):
         console.print(Text(safe(line), style="yellow"))
+    for line in readiness_lines(report):
+        console.print(Text(safe(line)))
     console.print()
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("section")
@@ -41,35 +71,52 @@ def render_diff(report: DiffReport, console: Console, show_ignored: bool = False
         counts = report.summary[section]
         table.add_row(section, *(str(getattr(counts, attr)) for attr, _ in COLUMNS))
     console.print(table)
-    summary_done = full
-    for title, changes in groups(report, show_ignored, full):
-        if not summary_done and title == "Set aside as expected":
-            _summary(report, console)
-            summary_done = True
-        console.print()
-        console.print(Text(title, style="bold underline"))
-        for change in changes:
-            style = STYLES["identical" if change.kind == "identical" else change.severity]
-            line = Text(f"  {MARKS[change.kind]} ", style=style)
-            if not title.startswith("Other"):
-                line.append(f"{change.section}: ", style="dim")
-            line.append(safe(finding(change) if title in ("Blockers", "Warnings") else change.text), style=style)
-            if change.reason and change.kind != "identical" and not change.ignored:
-                line.append(f" [{change.reason}]", style="dim")
-            if change.ignored:
-                line.append(f"  ({safe(change.ignored)})", style="dim")
-            console.print(line)
-    if not summary_done:
-        _summary(report, console)
+    found = groups(report, show_ignored, full)
+    findings = [(t, c) for t, c in found if t in ("Blockers", "Warnings")]
+    rest = [(t, c) for t, c in found if t.startswith("Other")]
+    aside = [(t, c) for t, c in found if t == "Set aside as expected"]
+    for title, changes in findings:
+        _group(console, title, changes)
+    _block(console, CLIENTS_TITLE, client_lines(report))
+    for title, changes in rest:
+        _group(console, title, changes)
+    if not full:
+        _block(console, SUMMARY_TITLE, kinds(report))
+    for title, changes in aside:
+        _group(console, title, changes)
 
 
-def _summary(report: DiffReport, console: Console) -> None:
-    lines = kinds(report)
+def _group(console: Console, title: str, changes: list) -> None:
+    console.print()
+    console.print(Text(title, style="bold underline"))
+    for change in changes:
+        style = STYLES["identical" if change.kind == "identical" else change.severity]
+        line = Text(f"  {MARKS[change.kind]} ", style=style)
+        if not title.startswith("Other"):
+            line.append(f"{change.section}: ", style="dim")
+        line.append(safe(finding(change) if title in ("Blockers", "Warnings") else change.text), style=style)
+        if change.reason and change.kind != "identical" and not change.ignored:
+            line.append(f" [{safe(change.reason)}]", style="dim")
+        if change.ignored:
+            line.append(f"  ({safe(change.ignored)})", style="dim")
+        console.print(line)
+
+
+def _block(console: Console, title: str, lines: list[str]) -> None:
     if lines:
         console.print()
-        console.print(Text(SUMMARY_TITLE, style="bold underline"))
+        console.print(Text(title, style="bold underline"))
         for line in lines:
-            console.print(Text(f"  {line}"))
+            console.print(Text(f"  {safe(line)}"))
+
+
+def _fact(value: object) -> str:
+    """A fact as a person reads it: "none", "a, b", not Python's None or ['a', 'b']."""
+    if value is None or value == []:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def render_show(req: Requirements, console: Console) -> None:
@@ -78,12 +125,12 @@ def render_show(req: Requirements, console: Console) -> None:
         console.print()
         console.print(Text("system", style="bold underline"))
         for key, value in req.system.model_dump(exclude={"sources"}).items():
-            console.print(Text(f"  {key}: {safe(value)}"))
+            console.print(Text(f"  {safe(key)}: {safe(_fact(value))}"))
     if req.init:
         console.print()
         console.print(Text("init", style="bold underline"))
         for key, value in req.init.model_dump(exclude={"sources"}).items():
-            console.print(Text(f"  {key}: {safe(value)}"))
+            console.print(Text(f"  {safe(key)}: {safe(_fact(value))}"))
     if "services" in req.sections:
         console.print()
         console.print(Text(f"services running or enabled ({len(req.services)})", style="bold underline"))
@@ -91,7 +138,7 @@ def render_show(req: Requirements, console: Console) -> None:
             levels = "".join(sorted(k for k, v in s.runlevels.items() if v == "on"))
             where = ", ".join(s.targets) or (f"runlevels {levels}" if levels else "")
             state = ("running" if s.running else "not running") + (", enabled" if s.enabled else "")
-            console.print(Text(f"  {safe(s.name)} [{s.init}] {state}" + (f" ({safe(where)})" if where else "")))
+            console.print(Text(f"  {safe(s.name)} [{safe(s.init)}] {state}" + (f" ({safe(where)})" if where else "")))
     if "ports" in req.sections:
         console.print()
         console.print(Text(f"listening ({len(req.ports)})", style="bold underline"))
@@ -103,4 +150,6 @@ def render_show(req: Requirements, console: Console) -> None:
         console.print()
         console.print(Text(f"packages installed ({len(req.packages)})", style="bold underline"))
         for p in req.packages:
-            console.print(Text(f"  {safe(p.name)} {safe(package_version(p))} {p.arch or ''}".rstrip()))
+            console.print(Text(f"  {safe(p.name)} {safe(package_version(p))} {safe(p.arch or '')}".rstrip()))
+    for title, lines in workload_lines(req):
+        _block(console, title, lines)
