@@ -1028,11 +1028,21 @@ def ssh_readiness(source: Snapshot, target: Snapshot, target_ref: HostRef | None
                          "root, or none made): make one (ssh-keygen) and add its public key to the source's "
                          "authorized_keys")
     authorized = {k.fingerprint: k for k in source.ssh.authorized}
+    sshd = source.ssh.sshd
+    where = f" (sshd on port {', '.join(map(str, sshd.ports))})" if sshd.ports and sshd.ports != [22] else ""
     for key in keys:
         if key.fingerprint in authorized:
             who = authorized[key.fingerprint].user or "a user"
+            # an authorized key of root's is no use when the source's sshd refuses root, or lets
+            # root run only the command its key line forces
+            policy = (sshd.permit_root_login or "").lower() if who == "root" else ""
+            if policy in ("no", "forced-commands-only"):
+                return Readiness(topic="ssh", ready=False, text=f"not ready: the target's {key.user} key "
+                                 f"{key.fingerprint} ({key.type}) is in root's authorized_keys on the source, but "
+                                 f"the source's sshd has PermitRootLogin {policy}: log in as another user, or "
+                                 "allow root with keys (prohibit-password) for the copy")
             return Readiness(topic="ssh", ready=True, text=f"ready: the target's {key.user} key {key.fingerprint} "
-                             f"({key.type}) may log in to the source as {who}")
+                             f"({key.type}) may log in to the source as {who}{where}")
     first = keys[0]
     return Readiness(topic="ssh", ready=False, text=f"not ready: the target's {first.user} key {first.fingerprint} "
                      f"({first.type}) is in none of the source's authorized_keys: add it (ssh-copy-id) before "

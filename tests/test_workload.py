@@ -158,3 +158,20 @@ def test_the_diff_report_draws_the_source_map(gaps_pair, tmp_path: Path) -> None
     page = out.read_text()
     assert page.count("<svg") == 1 and "myapp (missing on target)" in page
     assert page.index("Clients to repoint") < page.index("<svg")
+
+
+def test_ssh_readiness_follows_the_sources_root_login_policy(full_pair) -> None:
+    from migdiff.compare import ssh_readiness
+    source, target = (snapshot_of(p) for p in full_pair)
+    assert source.ssh.sshd.permit_root_login in ("yes", "without-password", "prohibit-password"), \
+        "the lab's app11 lets root in with a key"
+    assert ssh_readiness(source, target).ready is True
+
+    def with_sshd(**change):
+        sshd = source.ssh.sshd.model_copy(update=change)
+        return source.model_copy(update={"ssh": source.ssh.model_copy(update={"sshd": sshd})})
+    for policy in ("no", "forced-commands-only"):
+        refused = ssh_readiness(with_sshd(permit_root_login=policy), target)
+        assert refused.ready is False and f"PermitRootLogin {policy}" in refused.text
+    moved = ssh_readiness(with_sshd(ports=[2222]), target)
+    assert moved.ready is True and moved.text.endswith("as root (sshd on port 2222)")
