@@ -41,6 +41,22 @@ _V010 = (
 _ADDED_IN_020 = {"init-scripts": "ls-rc-d", "etc-default": "init-scripts", "pid-files": "etc-default",
                  "apk-world": "apk-info"}  # each after the entry named
 
+# 0.3.0 (issue 13) added the scheduled jobs, local units, connections and SSH entries; frozen as it shipped.
+_V030 = (
+    "uname-r", "uname-m", "uname-a", "hostname", "etc-issue", "os-release", "usr-lib-os-release",
+    "lsb-release", "redhat-release", "system-release", "suse-release", "debian-version", "machine-id",
+    "etc-passwd", "pid1-comm", "runlevel", "who-r", "inittab", "service-status-all", "chkconfig-list",
+    "sysv-rc-conf-list", "init-d", "rc-links", "ls-rc-d", "init-scripts", "etc-default", "pid-files",
+    "systemd-local", "initctl-list", "initctl-show-config", "upstart-jobs", "systemctl-get-default",
+    "systemctl-units-service", "systemctl-unit-files-service", "systemctl-units-target",
+    "systemctl-unit-files-target", "systemctl-deps-default", "systemctl-deps-multi-user", "cron-files",
+    "cron-scripts", "user-crontabs", "systemctl-timers", "atq", "netstat-nlp", "lsof-nPi", "ss-nlpaxtudw",
+    "proc-net-tcp", "proc-net-tcp6", "proc-net-udp", "proc-net-udp6", "proc-net-unix", "ss-ntup",
+    "netstat-ntp", "ssh-keys", "ssh-dirs", "sshd-T", "sshd-config", "dpkg-l", "dpkg-query", "rpm-qa",
+    "rpm-qa-qf", "apk-info", "apk-world", "apt-extended-states", "listen-procs", "listen-dpkg-S",
+    "listen-rpm-qf", "files-dpkg-S", "files-rpm-qf",
+)
+
 
 def _after(ids: tuple[str, ...], added: dict[str, str]) -> tuple[str, ...]:
     out = list(ids)
@@ -49,7 +65,7 @@ def _after(ids: tuple[str, ...], added: dict[str, str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-RELEASED: dict[str, tuple[str, ...]] = {"0.1.0": _V010, "0.2.0": _after(_V010, _ADDED_IN_020)}
+RELEASED: dict[str, tuple[str, ...]] = {"0.1.0": _V010, "0.2.0": _after(_V010, _ADDED_IN_020), "0.3.0": _V030}
 SHOWN_IDS = 8      # entry ids named in one reason
 SHOWN_VALUE = 60   # characters of a differing value quoted
 

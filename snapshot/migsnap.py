@@ -60,7 +60,7 @@ import threading
 import time
 from optparse import OptionParser
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 BUNDLE_FORMAT = "migsnap-bundle"
 SNAPSHOT_FORMAT = "migsnap-snapshot"
 FORMAT_VERSION = 1
