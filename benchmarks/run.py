@@ -33,6 +33,7 @@ sys.path[:0] = [str(REPO / "snapshot"), str(REPO / "benchmarks"), str(REPO)]
 import migsnap  # noqa: E402
 from scale import as_written_here, scaled_pair  # noqa: E402
 
+SH_COLLECTOR = REPO / "snapshot" / "migsnap.sh"
 COLLECTOR = REPO / "snapshot" / "migsnap.py"
 HOSTLAB = REPO / "tests" / "hostlab" / "hostlab.sh"
 ROOTS = Path(os.environ.get("MIGDIFF_HOSTLAB_DIR", "/var/tmp/migdiff-hostlab"))
@@ -149,6 +150,16 @@ def collector_here(runs: int) -> None:
     line("overhead over the floor", f"{(turn_ratio - 1) * 100:+.0f} %", "",
          "median of the runs taken in turn; target: under +15 %")
     line("bundle", f"{kb:.0f} KB", "", f"{packages} packages, {manifest['summary']['commands']} commands")
+    with tempfile.TemporaryDirectory() as tmp:  # the sh twin: one command at a time, no parsing
+        floor = Path(tmp) / "floor.sh"
+        floor_script(floor)
+        out = Path(tmp) / "out"
+        out.mkdir()
+        sh_base, sh_got, sh_ratio = measure_against(["sh", str(floor)], ["sh", str(SH_COLLECTOR), "-q", "-o", str(out)],
+                                                    runs)
+    line("migsnap.sh under sh (raw only, serial)", f"{sh_got['wall']:.2f} s",
+         f"{ratio(sh_got['wall'], sh_base['wall'])} of floor", f"median overhead {(sh_ratio - 1) * 100:+.0f} %; "
+         "no target (it does what the floor does, plus hashes and a tar)")
 
 
 def collector_hosts(runs: int) -> None:

@@ -92,6 +92,9 @@ class Bundle:
     digests: dict[str, tuple[int, str]] = field(default_factory=dict)
     keep_raw: bool = False
     typed: dict[str, Any] = field(default_factory=dict, repr=False)  # documents validated into their models
+    # a raw-only bundle (migsnap.sh): what parsing it here found (complete.Arrival); its
+    # parsed.json and snapshot.json, once made, are in `files` (not in `digests`: not in the archive)
+    arrival: Any = field(default=None, repr=False)
     _json: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def json_member(self, name: str) -> Any:

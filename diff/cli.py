@@ -19,7 +19,7 @@ from .errors import EXIT_DIFFERENT, EXIT_SAME, EXIT_TROUBLE, MigdiffError, Usage
 if TYPE_CHECKING:
     from .bundle import Limits
 
-COMMANDS = ("diff", "validate", "show", "parse", "collector", "redact")
+COMMANDS = ("diff", "validate", "show", "parse", "collector", "redact", "complete", "plan")
 
 app = typer.Typer(
     name="migdiff",
@@ -125,6 +125,12 @@ def _verify_key(path: Path | None, no_validate: bool = False) -> bytes | None:
 def _error(message: str) -> None:
     from .errors import escaped
     typer.echo(f"migdiff: {escaped(message)}", err=True)
+
+
+def _notes(lines: list[str]) -> None:
+    """What the user must know of how a bundle was parsed and hashed (a raw-only one): stderr."""
+    for line in lines:
+        typer.echo(f"migdiff: note: {line}", err=True)
 
 
 @contextmanager
@@ -292,6 +298,8 @@ def diff_command(
             sections = [s.value for s in section] if section else list(SECTIONS)
             report = compare(a.snapshot, b.snapshot, a.ref, b.ref, names_map.load(names), sections,
                              include_identical=identical, roles=jobs)
+            cautions = a.cautions + b.cautions
+        _notes(cautions)
         judge(report, rules, fail_on.value, roles=jobs)
         _present("diff", report, format, output, width, show_ignored=show_ignored, full=not only_changes)
     raise typer.Exit(EXIT_DIFFERENT if fails(report) else EXIT_SAME)
@@ -374,17 +382,20 @@ def show_command(
             from .show import requirements
             with opened_hosts([str(bundles[0])], limits, check=not no_validate, verify_key=key) as (host,):
                 req = requirements(host.ref, host.snapshot, chosen, names_map.load(names))
+                cautions = host.cautions
+            _notes(cautions)
             _present("show", req, format, None, width)
             return
         from .fleet import run_many, show_one
         jobs_in = [(str(p), limits, not no_validate, chosen, str(names) if names else None, format.value, width, key)
                    for p in bundles]
         shown, trouble = [], False
-        for status, text in run_many(show_one, jobs_in, jobs, "reading"):
+        for status, text, cautions in run_many(show_one, jobs_in, jobs, "reading"):
             if status == "trouble":
                 _error(text)
                 trouble = True
             else:
+                _notes(cautions)
                 shown.append(text)
         if format is Format.json and len(bundles) > 1:
             body = "[\n" + ",\n".join(t.rstrip("\n") for t in shown) + "\n]\n"
@@ -457,14 +468,127 @@ def redact_command(
 
 @app.command("collector")
 def collector_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="file or directory to write migsnap.py to")]
-    = Path("."),
+    output: Annotated[Path, typer.Option("--output", "-o", help="file or directory to write migsnap.py "
+                                         "(migsnap.sh with --sh) to")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="replace an existing, different file")] = False,
+    sh: Annotated[bool, typer.Option("--sh", help="write migsnap.sh, the POSIX sh collector for a host without "
+                                     "Python: its bundle holds raw output only, which `migdiff complete` parses")]
+    = False,
 ) -> None:
-    """Write the collector (one Python file, any Python 2.6-3.14) to carry to a host."""
+    """Write the collector (one Python file, any Python 2.6-3.14; or with --sh one POSIX sh file) to carry
+    to a host."""
     with exit_codes():
         from .reparse import write_collector
-        typer.echo(write_collector(output, force))
+        typer.echo(write_collector(output, force, sh=sh))
+
+
+@app.command("complete")
+def complete_command(
+    bundle: Annotated[Path, typer.Argument(help="a raw-only bundle (.tgz) written by migsnap.sh", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the completed bundle: a file, or a directory to "
+                                         "put <top folder>-full.tgz in", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="replace an existing output file")] = False,
+    verify_key_file: Annotated[Optional[Path], typer.Option(
+        "--verify-key-file", help="the site key the bundle must be signed with (as for validate); a signed bundle "
+                                  "is completed only once its signature is verified", show_default=False)] = None,
+    sign_key_file: Annotated[Optional[Path], typer.Option(
+        "--sign-key-file", help="sign the completed bundle with the site key in FILE: signature.json, an "
+                                "HMAC-SHA256 of its new manifest, as the collector writes it", show_default=False)]
+    = None,
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+    max_reparse_size: MaxReparseOpt = DEFAULT_MAX_REPARSE,
+) -> None:
+    """Complete a raw-only bundle of migsnap.sh (raw output and a manifest, collected where there is no
+    Python): parse its raw files with the collector's own parsers and write the full bundle, with
+    parsed.json and snapshot.json as the Python collector writes them.
+
+    The bundle is validated first (entries, sizes, sha256); its manifest keeps every fact of the
+    collector and says where, by what and when it was parsed.  A host without a sha256 tool gave
+    no sha256: they are computed now, as the bundle arrives, and the manifest says integrity starts
+    there.  The collector's signature covers the manifest it wrote, which completing rewrites: a
+    signed bundle is completed only once --verify-key-file verifies it, and the completed bundle is
+    signed again only with --sign-key-file.  A bundle already parsed is left alone (nothing written,
+    exit 0).  Exit 0 written, 1 invalid bundle (nothing written), 2 trouble.
+    """
+    with exit_codes():
+        from .bundle import read_bundle
+        from .complete import completed_line, is_raw_only, signature_needed, where_parsed, write_completed
+        from .errors import escaped
+        from .redact import read_sign_key
+        from .validate import validate
+        key = _verify_key(verify_key_file)
+        sign_key = read_sign_key(sign_key_file)
+        limits = _limits(max_members, max_member_size, max_total_size, max_reparse_size)
+        source = read_bundle(str(bundle), limits, keep_raw=True)
+        if not is_raw_only(source.manifest):
+            by = "by migdiff" if where_parsed(source.manifest) == "migdiff" else "on its host"
+            typer.echo(escaped(f"{bundle}: already parsed ({by}): nothing to complete, nothing written"))
+            return
+        result = validate(source, typed=(), limits=limits, verify_key=key)
+        if not result.ok:  # one line, as validate's; nothing written
+            _error(result.line())
+            raise typer.Exit(EXIT_DIFFERENT)
+        signature_needed(source, verified=key is not None)
+        written = write_completed(source, output, force, sign_key)
+        typer.echo(escaped(f"wrote {written}: {completed_line(source.manifest, sign_key is not None)}"))
+
+
+class PlanFormat(str, enum.Enum):
+    sh = "sh"
+    markdown = "markdown"
+    ansible = "ansible"
+
+
+@app.command("plan")
+def plan_command(
+    source: BundleArg,
+    target: BundleArg,
+    plan_format: Annotated[PlanFormat, typer.Option("--format", "-f", help="sh (a script), markdown (a checklist "
+                                                    "for a change ticket), ansible (a playbook)")] = PlanFormat.sh,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write the plan to this file (never "
+                                                   "replacing one without --force)", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing output file")] = False,
+    ignore: Annotated[Optional[Path], typer.Option(
+        "--ignore", help="expected differences, as for diff: what they set aside is not planned",
+        show_default=False)] = None,
+    no_builtin_ignores: Annotated[bool, typer.Option("--no-builtin-ignores", help="as for diff")] = False,
+    names: NamesOpt = None,
+    roles: RolesOpt = None,
+    no_validate: NoValidateOpt = False,
+    verify_key_file: VerifyKeyOpt = None,
+    max_members: MaxMembersOpt = DEFAULT_MAX_MEMBERS,
+    max_member_size: MaxMemberSizeOpt = DEFAULT_MAX_MEMBER_SIZE,
+    max_total_size: MaxTotalOpt = DEFAULT_MAX_TOTAL,
+    max_reparse_size: MaxReparseOpt = DEFAULT_MAX_REPARSE,
+) -> None:
+    """Write a plan that makes the target take over: FOR REVIEW, NOT FOR BLIND EXECUTION.
+
+    From the diff's blockers and warnings: install the packages the target lacks (by the target's
+    names and package manager, never at a pinned version), enable and start services with the
+    target's init, recreate local units, init scripts, cron files and crontabs from the source
+    bundle's raw files; what a command cannot settle is a "# DECIDE:" item saying what to look at.
+    The script runs with set -eu, has --dry-run, refuses any host whose hostname or machine id is
+    not the target's, changes nothing on a second run and deletes nothing.  Exit 0 plan written,
+    1 invalid bundle, 2 trouble.
+    """
+    with exit_codes():
+        from .plan import plan_bundles
+        from .present import plan_ansible, plan_markdown, plan_sh
+        if output is not None and not force and (output.exists() or output.is_symlink()) and output.is_file():
+            raise UsageError(f"{output} exists: give --force to replace it")
+        limits = _limits(max_members, max_member_size, max_total_size, max_reparse_size)
+        key = _verify_key(verify_key_file, no_validate)
+        plan, cautions = plan_bundles(str(source), str(target), limits, check=not no_validate, verify_key=key,
+                                      names=names, roles=roles, ignore=ignore,
+                                      builtin_ignores=not no_builtin_ignores)
+        _notes(cautions)
+        render = {PlanFormat.sh: plan_sh, PlanFormat.markdown: plan_markdown,
+                  PlanFormat.ansible: plan_ansible}[plan_format].render_plan
+        _emit(render(plan), output)
+        if output is not None:
+            typer.echo(f"wrote {output}: {plan.actions} steps, {plan.decisions} decisions", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

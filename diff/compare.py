@@ -41,7 +41,20 @@ RUNLEVEL_TARGETS = {"0": "poweroff.target", "1": "rescue.target", "S": "rescue.t
 LEVEL_OF_RUNLEVEL = {"S": ("rescue", "multi-user", "graphical"), "1": ("rescue",), "2": ("multi-user",),
                      "3": ("multi-user",), "4": ("multi-user",), "5": ("graphical",)}
 LEVEL_OF_TARGET = {"rescue.target": "rescue", "emergency.target": "rescue", "multi-user.target": "multi-user",
-                   "graphical.target": "graphical", "sysinit": "rescue", "boot": "rescue", "default": "multi-user"}
+                   "graphical.target": "graphical"}
+# OpenRC's runlevels by name.  A host boots through sysinit, then boot, then default (Debian's
+# /etc/init.d/rc runs `openrc default` for SysV runlevels 2-5, `openrc sysinit` for rcS): a script
+# in sysinit or boot starts in every level, like SysV's S and systemd's sysinit.target; default
+# is where daemons go, SysV's 2-5 and multi-user.target (display managers are in default too, so
+# it covers graphical.target).  single (Gentoo, Alpine) and recovery (Debian, SysV's 1) are
+# rescue.target.  shutdown, off and reboot (SysV's 0 and 6), nonetwork (a fallback stacked by
+# OpenRC) and an admin's own runlevels start nothing at boot.
+LEVEL_OF_OPENRC = {"sysinit": ("rescue", "multi-user", "graphical"), "boot": ("rescue", "multi-user", "graphical"),
+                   "default": ("multi-user", "graphical"), "single": ("rescue",), "recovery": ("rescue",)}
+OPENRC_ORDER = ("sysinit", "boot", "default", "single", "recovery", "nonetwork", "shutdown", "off", "reboot")
+# the systemd target an OpenRC runlevel a host is in corresponds to
+OPENRC_TARGETS = {"default": "multi-user.target", "single": "rescue.target", "recovery": "rescue.target",
+                  "shutdown": "poweroff.target", "off": "poweroff.target", "reboot": "reboot.target"}
 EARLY_TARGETS = ("sysinit.target", "local-fs.target", "local-fs-pre.target", "swap.target", "cryptsetup.target")
 BOOT_ORDER = ("rescue", "multi-user", "graphical")
 
@@ -294,10 +307,15 @@ def compare_system(ctx: Context) -> Compared:
 
 
 def default_boot(snap: Snapshot) -> str | None:
-    """What the host boots into, as a systemd target: the default target, or its SysV runlevel's."""
+    """What the host boots into, as a systemd target: the default target, or its SysV runlevel's;
+    an OpenRC host without a SysV default (Alpine's busybox init) boots into OpenRC's default."""
     if snap.init.default_target:
         return snap.init.default_target
-    return RUNLEVEL_TARGETS.get(snap.init.default_runlevel or "")
+    if snap.init.default_runlevel in RUNLEVEL_TARGETS:
+        return RUNLEVEL_TARGETS[snap.init.default_runlevel]
+    if snap.init.active == "openrc":
+        return OPENRC_TARGETS["default"]
+    return None
 
 
 def default_level(snap: Snapshot) -> str | None:
@@ -328,12 +346,16 @@ def _enabled(value: bool | None, state: str | None = None) -> str:
 
 def oneshot(svc: Service) -> bool:
     """A job that runs once and exits (a boot script, a systemd oneshot), whose "running" means
-    nothing: a unit active/exited, a SysV script started only in rcS, or one whose script names
-    no program and no pid file and that does not run."""
+    nothing: a unit active/exited, a SysV script started only in rcS (an OpenRC one only in
+    sysinit, its counterpart), or one whose script names no program and no pid file and that does
+    not run.  OpenRC says "started" of every script it ran, daemon or not: one naming no program
+    is a one-shot even so (rc.local, rmnologin)."""
     if svc.state and svc.state.endswith("/exited"):
         return True
     on = {level for level, state in svc.runlevels.items() if state == "on"}
-    if svc.init == "sysv" and on == {"S"}:
+    if (svc.init == "sysv" and on == {"S"}) or (svc.init == "openrc" and on == {"sysinit"}):
+        return True
+    if svc.init == "openrc" and svc.daemons == []:
         return True
     return svc.init == "sysv" and svc.daemons == [] and not svc.running
 
@@ -363,6 +385,8 @@ def _service_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, 
     if kind == "only-in-target":
         return f"{name}: absent on source, {_state_words(b)} on target"
     if kind == "identical":
+        if _state_words(a) != _state_words(b):  # alike in other init systems' words
+            return f"{name}: {_state_words(a)} on source, {_state_words(b)} on target: alike"
         return f"{name}: {_state_words(a)} on both"
     if fld == "replaced-by":
         return f"{pair.source} on source is replaced by {pair.target} on target ({pair.function})"
@@ -446,7 +470,7 @@ def boot_levels(svc: Service, snap: Snapshot) -> set[str]:
     if snap.init.active != "systemd":  # under systemd a script's links decide nothing: its targets do
         for level, state in svc.runlevels.items():
             if state == "on":
-                levels.update(LEVEL_OF_RUNLEVEL.get(level, ()))
+                levels.update(LEVEL_OF_RUNLEVEL.get(level) or LEVEL_OF_OPENRC.get(level, ()))
     if svc.targets:
         if "systemctl-deps-multi-user" in svc.sources:
             levels.update(("multi-user", "graphical"))
@@ -464,8 +488,11 @@ def _native(svc: Service, snap: Snapshot) -> str:
     """Where a service starts, in its host's init system's words."""
     if snap.init.active == "systemd":
         return ", ".join(svc.targets) or "no target wants it"
-    on = "".join(sorted(level for level, state in svc.runlevels.items() if state == "on"))
-    return f"runlevels {on}" if on else "no runlevel"
+    on = sorted(level for level, state in svc.runlevels.items() if state == "on")
+    if any(len(level) > 1 for level in on):  # OpenRC's runlevels have names, in boot order first
+        named = sorted(on, key=lambda x: (OPENRC_ORDER.index(x) if x in OPENRC_ORDER else len(OPENRC_ORDER), x))
+        return f"OpenRC runlevel{'s' if len(named) > 1 else ''} {', '.join(named)}"
+    return f"runlevels {''.join(on)}" if on else "no runlevel"
 
 
 def _level_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: Any, vb: Any,
@@ -571,7 +598,7 @@ def _port_order(key: str) -> tuple[int, int, str]:
 
 def compare_ports(ctx: Context) -> Compared:
     src, tgt = _port_recs(ctx.source, ctx.names), _port_recs(ctx.target, ctx.names)
-    pairs = _pair_binds(src, tgt)
+    pairs = _pair_binds(src, tgt, ctx.roles)
     running = {ctx.names.common("services", name) for name, s in ctx.target.snap.services.items() if s.running}
 
     def still_runs(rec: Rec) -> bool:  # the service behind a source socket runs on the target
@@ -604,15 +631,20 @@ def _split(key: str) -> tuple[str, str, str]:
     return protocol, address, port
 
 
-def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
+def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec], roles: Roles | None = None) -> dict[str, Pair]:
     """One socket bound otherwise is one record, not one missing and one new: 127.0.0.1:3306 on the
     source and *:3306 on the target is a wider bind (more exposed), *:80 and 127.0.0.1:80 a narrower
     one (clients from elsewhere are cut off).  Both loopbacks (127.0.0.1:5432 and [::1]:5432) are
     served by one wildcard: the first pairs with it, the others are noted as covered by that pair.
     A unix socket under a new release's path (/run/php/php7.4-fpm.sock, php8.2-fpm.sock) is the
-    same socket."""
+    same socket, and so is a role's well-known socket at another path (roles.toml `sockets`)."""
     pairs: dict[str, Pair] = {}
     lone_tgt = sorted(k for k in tgt if k not in src)
+    by_role: dict[str, list[str]] = defaultdict(list)  # a role -> the target's sockets of it
+    for key in lone_tgt:
+        found = roles.socket_role(key[len("unix:"):]) if roles and key.startswith("unix:") else None
+        if found:
+            by_role[found.name].append(key)
     by_port: dict[tuple[str, str], list[str]] = defaultdict(list)
     by_stem: dict[str, list[str]] = defaultdict(list)
     for key in lone_tgt:
@@ -625,7 +657,10 @@ def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
     wide_taken: dict[str, str] = {}  # a target wildcard already paired -> the pair's key
     for key in sorted(k for k in src if k not in tgt):
         protocol, address, port = _split(key) if not key.startswith("unix:") else ("unix", "", "")
-        if key.startswith("unix:"):
+        found = roles.socket_role(key[len("unix:"):]) if roles and key.startswith("unix:") else None
+        if found and by_role.get(found.name):
+            candidates, how, fld = by_role[found.name], "replacement", "path"
+        elif key.startswith("unix:"):
             candidates, how, fld = by_stem.get(stem(key) or "", []), "successor", "path"
         elif address == "*":  # all addresses on the source: the target binds fewer
             candidates, how, fld = by_port.get((protocol, port), []), "narrower-bind", "bind"
@@ -644,7 +679,7 @@ def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
         if not candidates:
             continue
         other = candidates[0]
-        for group in (by_stem, by_port):  # the target's record is taken: it pairs once
+        for group in (by_stem, by_port, by_role):  # the target's record is taken: it pairs once
             for found in group.values():
                 if other in found:
                     found.remove(other)
@@ -654,7 +689,7 @@ def _pair_binds(src: dict[str, Rec], tgt: dict[str, Rec]) -> dict[str, Pair]:
         if how == "wider-bind":
             wide_taken[other] = new
         pairs[new] = Pair(source=key, target=other, function=f"{protocol} port {port}" if fld == "bind"
-                          else stem(key) or key, how=how)
+                          else found.title if how == "replacement" and found else stem(key) or key, how=how)
     return pairs
 
 

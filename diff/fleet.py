@@ -65,8 +65,10 @@ def validate_one(job: tuple[str, Limits, bytes | None]) -> tuple[str, str]:
     return ("ok" if result.ok else "invalid"), result.line()
 
 
-def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | None, bytes | None]) -> tuple[str, str]:
-    """("ok" | "trouble", the rendered requirement list or the error line) for one bundle."""
+def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | None, bytes | None]
+             ) -> tuple[str, str, list[str]]:
+    """("ok" | "trouble", the rendered requirement list or the error line, what the user must know of
+    how the bundle was parsed and hashed) for one bundle."""
     from . import names as names_map
     from .host import opened_hosts
     from .show import requirements
@@ -75,7 +77,8 @@ def show_one(job: tuple[str, Limits, bool, list[str], str | None, str, int | Non
         with opened_hosts([path], limits, check=check, verify_key=key) as (host,):
             req = requirements(host.ref, host.snapshot, sections,
                                names_map.load(Path(names_file) if names_file else None))
+            cautions = host.cautions
     except MigdiffError as exc:
-        return "trouble", str(exc)
+        return "trouble", str(exc), []
     from .present import render
-    return "ok", render(fmt, "show", req, width)
+    return "ok", render(fmt, "show", req, width), cautions

@@ -21,6 +21,14 @@ class Host:
     snapshot: Snapshot
 
     @property
+    def cautions(self) -> list[str]:
+        """What a user must know of how this bundle was parsed and hashed (a raw-only one, parsed
+        just now; a host without a sha256 tool), one line each, naming the bundle."""
+        from .complete import cautions
+        from .errors import escaped
+        return [escaped(f"{self.bundle.path}: {note}") for note in cautions(self.bundle.manifest)]
+
+    @property
     def ref(self) -> HostRef:
         from .compare import host_ref
         return host_ref(self.bundle.label, self.snapshot, self.bundle.manifest)
@@ -40,6 +48,11 @@ def opened_hosts(paths: list[str], limits: Limits = DEFAULT_LIMITS, check: bool 
     """
     if not check:
         bundles = read_bundles(paths, limits, meanwhile=_load_modules)
+        from .complete import is_raw_only
+        from .validate import open_raw_only
+        for bundle in bundles:
+            if is_raw_only(bundle.manifest):  # nothing to use until its raw files are parsed
+                open_raw_only(bundle, limits, check=False)
         yield [Host(bundle=bundle, snapshot=_typed_leniently(bundle)) for bundle in bundles]
         return
     # Read first, then check: a large bundle's content is checked by a child forked at once, which

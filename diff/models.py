@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 UtcTime = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")]
 NonNegative = Annotated[int, Field(ge=0)]
-Runlevel = Annotated[str, Field(pattern=r"^[0-6S]$")]
+SysvRunlevel = Annotated[str, Field(pattern=r"^[0-6S]$")]
+# a SysV runlevel (0-6, S), or an OpenRC runlevel's name (sysinit, boot, default, an admin's own)
+Runlevel = Annotated[str, Field(pattern=r"^(?:[0-6S]|[A-Za-z_][A-Za-z0-9_.+-]*)$")]
 OnOff = Literal["on", "off"]
 Section = Literal["system", "init", "services", "ports", "packages", "jobs", "connections", "ssh"]
 Status = Literal["ok", "failed", "missing", "timeout", "truncated", "absent", "denied", "partial", "error", "skipped"]
@@ -35,7 +37,8 @@ class RawFile(Strict):
     role: Literal["stdout", "stderr", "file"]
     path: str | None = Field(description="the host file copied (file and glob entries)")
     size: NonNegative
-    sha256: Sha256
+    sha256: Sha256 | None = Field(description="null only in a raw-only bundle whose host had no sha256 tool "
+                                              "(hashes.tool null)")
 
 
 class Entry(Strict):
@@ -51,7 +54,8 @@ class Entry(Strict):
     error: str | None
     duration: float = Field(ge=0)
     truncated: bool
-    warnings: NonNegative = Field(description="parser warnings, listed in parsed.json")
+    warnings: NonNegative | None = Field(description="parser warnings, listed in parsed.json; null in a raw-only "
+                                                     "bundle (parsing.where none)")
     parse_error: str | None
     files: list[RawFile]
 
@@ -63,15 +67,56 @@ class TopFile(Strict):
 
 
 class CollectorInfo(Strict):
-    name: Literal["migsnap"]
+    name: Literal["migsnap", "migsnap.sh"] = Field(description="migsnap: the Python collector (parses and hashes "
+                                                   "on the host); migsnap.sh: its POSIX sh twin (raw output only)")
     version: str
-    sha256: Sha256 | None
+    sha256: Sha256 | None = Field(description="of the collector file that ran; null when it could not be hashed")
 
 
 class PythonInfo(Strict):
     version: str
     implementation: str
     executable: str | None
+
+
+class Shell(Strict):
+    """The shell migsnap.sh ran under."""
+
+    executable: str | None
+    name: str = Field(description="dash, bash, busybox sh, ...")
+
+
+class ParsedNowhere(Strict):
+    """A raw-only bundle: raw output and a manifest, no parsed.json or snapshot.json."""
+
+    where: Literal["none"]
+
+
+class ParsedByMigdiff(Strict):
+    """A raw-only bundle completed by `migdiff complete`, on the analyst's machine."""
+
+    where: Literal["migdiff"]
+    by: str = Field(description="migdiff <version>, migsnap <version> parsers (sha256 <first 12 hex digits>)")
+    at: UtcTime
+
+
+HashTool = Literal["sha256sum", "openssl", "busybox sha256sum"]
+
+
+class HashedOnHost(Strict):
+    """How migsnap.sh hashed the raw files on the host; tool null: it found no tool, and every
+    sha256 is null."""
+
+    tool: HashTool | None
+
+
+class HashedOnArrival(Strict):
+    """The host had no sha256 tool: migdiff complete computed the sha256 when the bundle arrived,
+    so integrity starts there (nothing proves what happened to the files before)."""
+
+    tool: None
+    computed: Literal["migdiff on arrival"]
+    at: UtcTime
 
 
 class Settings(Strict):
@@ -87,8 +132,8 @@ class Summary(Strict):
     entries: NonNegative
     commands: NonNegative
     statuses: dict[Status, NonNegative]
-    parse_warnings: NonNegative
-    parse_errors: NonNegative
+    parse_warnings: NonNegative | None = Field(description="null in a raw-only bundle")
+    parse_errors: NonNegative | None = Field(description="null in a raw-only bundle")
 
 
 class Redaction(Strict):
@@ -105,7 +150,14 @@ class Manifest(Strict):
     format: Literal["migsnap-bundle"]
     format_version: Literal[1]
     collector: CollectorInfo
-    python: PythonInfo
+    python: PythonInfo | None = Field(description="null for migsnap.sh, which runs no Python")
+    shell: Shell | None = Field(default=None, description="migsnap.sh only")
+    parsing: ParsedNowhere | ParsedByMigdiff | None = Field(
+        default=None, description="migsnap.sh only: where the raw files were parsed (absent: by the Python "
+                                  "collector, on the host)")
+    hashes: HashedOnHost | HashedOnArrival | None = Field(
+        default=None, description="migsnap.sh only: what computed the sha256 (absent: the Python collector, "
+                                  "on the host)")
     hostname: str
     euid: int
     uid: int
@@ -120,7 +172,80 @@ class Manifest(Strict):
                                         "replaced by pseudonyms (the key is never recorded)")
     summary: Summary
     entries: list[Entry]
-    files: list[TopFile]
+    files: list[TopFile] = Field(description="parsed.json and snapshot.json; empty in a raw-only bundle")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Manifest:
+        problem = manifest_shape_problem(self.model_dump())
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+
+def _plain_check(document: dict) -> dict:
+    problem = manifest_shape_problem(document)
+    if problem:
+        raise ValueError(problem)
+    return document
+
+
+# What plain.py's mirror of a model runs after its own checks: the model's validators, over the plain dict.
+PLAIN_CHECKS = {Manifest: _plain_check}
+
+
+def manifest_shape_problem(manifest: dict) -> str | None:
+    """What makes a manifest that follows its schema neither a Python collector's bundle, nor a
+    raw-only one (migsnap.sh), nor a raw-only one completed by migdiff; None when it is one of
+    them.  Rules the JSON Schema cannot say (one field depends on another): a null sha256 only
+    when the host had no sha256 tool, and then every sha256 null; parser counts null exactly
+    when nothing was parsed; a raw-only bundle lists no parsed.json or snapshot.json.  The
+    manifest's types are as the schema says (an absent optional field reads as null)."""
+    collector = manifest["collector"]["name"]
+    parsing, hashes, shell = manifest.get("parsing"), manifest.get("hashes"), manifest.get("shell")
+    if collector == "migsnap":
+        if manifest.get("python") is None:
+            return "python is null, but the Python collector (migsnap) wrote the bundle"
+        present = [name for name, value in (("parsing", parsing), ("hashes", hashes), ("shell", shell)) if value]
+        if present:
+            return (f"{present[0]} is set, but the Python collector (migsnap) wrote the bundle: it parses and "
+                    "hashes on the host (only migsnap.sh bundles say where)")
+    else:
+        absent = [name for name, value in (("parsing", parsing), ("hashes", hashes), ("shell", shell)) if not value]
+        if absent:
+            return f"{absent[0]} is missing: a migsnap.sh bundle says where it was parsed, hashed and run"
+        if manifest.get("python") is not None:
+            return "python is set, but migsnap.sh runs no Python"
+    raw_only = parsing is not None and parsing["where"] == "none"
+    where = "nothing was parsed (parsing: none)" if raw_only else "the bundle was parsed"
+    if raw_only and manifest["files"]:
+        return f"files lists {manifest['files'][0]['name']}, but {where}"
+    summary = manifest["summary"]
+    for field in ("parse_warnings", "parse_errors"):
+        if (summary[field] is None) != raw_only:
+            return f"summary.{field} is {'set' if raw_only else 'null'}, but {where}"
+    for i, entry in enumerate(manifest["entries"]):
+        if (entry["warnings"] is None) != raw_only:
+            return f"entries[{i}] ({entry['id']}): warnings is {'set' if raw_only else 'null'}, but {where}"
+        if raw_only and entry["parse_error"] is not None:
+            return f"entries[{i}] ({entry['id']}): parse_error is set, but {where}"
+    computed = bool(hashes and hashes.get("computed"))
+    if computed and raw_only:
+        return "hashes.computed is set, but nothing was parsed (parsing: none): only migdiff complete computes them"
+    tool = hashes["tool"] if hashes else "migsnap"
+    none_expected = hashes is not None and tool is None and not computed
+    if hashes is not None and tool is None and not computed and not raw_only:
+        return "hashes.tool is null (no sha256 on the host), but the bundle was parsed without computing them"
+    for i, entry in enumerate(manifest["entries"]):
+        for record in entry["files"]:
+            if (record["sha256"] is None) != none_expected:
+                if none_expected:
+                    return (f"{record['name']}: a sha256, but hashes.tool is null (the host had no sha256 tool, "
+                            "so every sha256 is null)")
+                said = f"hashes.tool is {tool!r}" if hashes and tool else (
+                    "migdiff computed them on arrival" if computed else "the Python collector hashes every file")
+                return f"{record['name']}: sha256 is null, but {said}"
+    return None
 
 
 # --- snapshot.json -------------------------------------------------------------
@@ -142,12 +267,12 @@ class System(Strict):
     sources: dict[str, str] = Field(description="which capture each field came from")
 
 
-InitSystem = Literal["systemd", "sysv", "upstart"]
+InitSystem = Literal["systemd", "sysv", "upstart", "openrc"]
 
 
 class Init(Strict):
     pid1: str | None
-    active: Literal["systemd", "sysv", "upstart", "unknown"]
+    active: Literal["systemd", "sysv", "upstart", "openrc", "unknown"]
     present: list[InitSystem]
     default_runlevel: str | None
     current_runlevel: str | None
@@ -155,6 +280,8 @@ class Init(Strict):
     default_target: str | None
     active_targets: list[str]
     sources: dict[str, str | None]
+    openrc_runlevel: Annotated[str | None, Field(description="OpenRC: the runlevel it is in (/run/openrc/"
+                                                             "softlevel)")] = None
 
 
 # The records a snapshot holds by the ten thousand are slotted pydantic dataclasses: a model
@@ -166,7 +293,7 @@ Record = dataclass(slots=True, config=ConfigDict(extra="forbid", defer_build=Tru
 @Record
 class Service:
     name: str
-    init: Literal["systemd", "sysv", "upstart", "xinetd"]
+    init: Literal["systemd", "sysv", "upstart", "openrc", "xinetd"]
     unit: str | None
     running: Annotated[bool | None, Field(description="None when no source knows")]
     state: str | None
@@ -180,6 +307,8 @@ class Service:
                                                          "are there")] = None
     daemons: Annotated[list[str] | None, Field(description="SysV: the programs and pid files its init script "
                                                           "names (none: a one-shot script); None when not read")] = None
+    cut_name: Annotated[str | None, Field(description="the name as a capture cut it (sysv-rc-conf keeps 12 "
+                                                      "characters), completed from /etc/init.d")] = None
 
 
 @Record
@@ -193,6 +322,8 @@ class PortProcess:
     service: Annotated[str | None, Field(description="the service the process belongs to: its systemd unit, else "
                                                      "the init script whose pid file or program names it or a "
                                                      "parent")] = None
+    cut_name: Annotated[str | None, Field(description="the name as netstat cut it ('sshd: /usr/sbi'), "
+                                                      "completed from /proc/<pid>/comm")] = None
 
 
 @Record

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import migsnap
 
-from .models import SCHEMA_DIALECT, NonNegative, OnOff, Runlevel, Strict
+from .models import SCHEMA_DIALECT, NonNegative, OnOff, Strict
+from .models import SysvRunlevel as Runlevel
 
 
 class ValueData(Strict):
@@ -98,6 +99,27 @@ class RcLinkRow(Strict):
     script: str
     link: str
     target: str | None
+
+
+class RcStatusRow(Strict):
+    runlevel: str
+    dynamic: bool
+    name: str
+    status: str
+    detail: str | None
+
+
+class RcUpdateRow(Strict):
+    name: str
+    runlevels: list[str]
+
+
+class OpenrcRunlevelRow(Strict):
+    runlevel: str
+    name: str
+    type: str
+    target: str | None
+    stacked: bool
 
 
 class LsRow(Strict):
@@ -414,6 +436,9 @@ PARSER_MODELS: dict[str, Any] = {
     "parse_init_d": list[InitDRow],
     "parse_rc_links": list[RcLinkRow],
     "parse_ls_l": list[LsRow],
+    "parse_rc_status": list[RcStatusRow],
+    "parse_rc_update_show": list[RcUpdateRow],
+    "parse_openrc_runlevels": list[OpenrcRunlevelRow],
     "parse_initctl_list": list[InitctlJob],
     "parse_initctl_show_config": list[InitctlConfig],
     "parse_upstart_jobs": list[UpstartJob],

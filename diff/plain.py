@@ -14,15 +14,19 @@ import typing
 from functools import lru_cache
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import NotRequired, TypedDict
 
 
 @lru_cache(maxsize=None)
 def plain_validator(model: type[BaseModel]) -> TypeAdapter[Any]:
     """A validator of `model`'s documents whose output is plain dicts and lists (the model's
-    pydantic dataclasses become dicts too)."""
-    return TypeAdapter(_mirror(model, {}))
+    pydantic dataclasses become dicts too).  A model validator (the rules across fields that
+    models.PLAIN_CHECKS names) runs over the plain dict."""
+    from .models import PLAIN_CHECKS
+    mirror = _mirror(model, {})
+    check = PLAIN_CHECKS.get(model)
+    return TypeAdapter(Annotated[mirror, AfterValidator(check)] if check else mirror)
 
 
 def _mirror(tp: Any, seen: dict[type, Any]) -> Any:

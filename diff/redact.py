@@ -57,10 +57,17 @@ def redact_bundle(bundle: Bundle, key: bytes, output: Path, force: bool = False,
     """Writes the redacted copy of `bundle` to `output` (a file, or a directory to put it in),
     signed with `sign_key` when given.  Never replaces a file unless `force`: not one that was
     there before, nor one that appeared while the copy was written."""
+    from .complete import is_raw_only
+    if is_raw_only(bundle.manifest):
+        raise UsageError(f"{bundle.path}: raw only (migsnap.sh): complete it first (migdiff complete), then redact "
+                         "the completed bundle")
     results = results_of(bundle)
     for result in results:
         migsnap.apply_parser(result)
     meta = {k: v for k, v in bundle.manifest.items() if k not in ("entries", "summary", "files")}
+    if isinstance(meta.get("parsing"), dict):  # completed by migdiff: parsed again here, by these parsers
+        from .complete import parsed_here
+        meta["parsing"] = parsed_here()
     try:
         meta = migsnap.redact_results(results, meta, key)
     except migsnap.Trouble as exc:

@@ -46,10 +46,30 @@ def collector_path() -> Path:
     return Path(migsnap.__file__).resolve()
 
 
-def write_collector(output: Path, force: bool) -> str:
-    """Copies migsnap.py to `output` (a directory or a file name); refuses to replace a different file."""
-    source = collector_path()
-    target = output / "migsnap.py" if output.is_dir() else output
+SH_NAME = "migsnap.sh"
+
+
+def sh_collector_path() -> Path | None:
+    """The POSIX sh collector migdiff carries, generated from migsnap.py's capture table (None
+    when this migdiff has none): installed as package data (migdiff/collector/migsnap.sh), or in
+    the source tree beside migsnap.py (snapshot/migsnap.sh)."""
+    for candidate in (Path(__file__).resolve().parent / "collector" / SH_NAME, collector_path().with_name(SH_NAME)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def write_collector(output: Path, force: bool, sh: bool = False) -> str:
+    """Copies migsnap.py (with sh: migsnap.sh) to `output` (a directory or a file name); refuses
+    to replace a different file."""
+    if sh:
+        found = sh_collector_path()
+        if found is None:
+            raise MigdiffError(f"this migdiff carries no {SH_NAME} (it ships beside migsnap.py)")
+        source, name = found, SH_NAME
+    else:
+        source, name = collector_path(), "migsnap.py"
+    target = output / name if output.is_dir() else output
     if target.exists() and not force and not filecmp.cmp(source, target, shallow=False):
         raise UsageError(f"{target} exists and differs; use --force to replace it")
     try:
@@ -57,4 +77,7 @@ def write_collector(output: Path, force: bool) -> str:
         target.chmod(0o755)
     except OSError as exc:
         raise MigdiffError(f"{target}: {exc.strerror}") from None
+    if sh:
+        return (f"wrote {target} (migsnap.sh {migsnap.__version__}); run it on the host with: sh {target.name}, "
+                f"then complete its bundle here with: migdiff complete BUNDLE.tgz -o FULL.tgz")
     return f"wrote {target} (migsnap {migsnap.__version__}); run it on the host with: python {target.name}"

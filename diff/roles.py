@@ -15,7 +15,7 @@ from .errors import MigdiffError
 from .names import NameMap, load_toml, user_config
 
 BUILTIN = Path(__file__).resolve().parent / "data" / "roles.toml"
-KEYS = {"title", "members", "builtin", "data", "check", "upgrade"}
+KEYS = {"title", "members", "builtin", "data", "check", "upgrade", "sockets"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Role:
     data: bool = False
     check: str = ""
     upgrade: str = ""
+    sockets: tuple[str, ...] = ()
 
     def has(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.members)
@@ -51,6 +52,10 @@ class Roles:
             self._seen[key] = found
         return self._seen[key]
 
+    def socket_role(self, path: str) -> Role | None:
+        """The role whose well-known unix socket this path is (/dev/log: the system logger)."""
+        return next((r for r in self.roles if path in r.sockets), None)
+
     def builtin_for(self, service: str) -> Role | None:
         """The role a built-in service of an init system does (systemd-journald: the system logger)."""
         return next((r for r in self.roles if service in r.builtin), None)
@@ -64,7 +69,7 @@ def parse(doc: dict, origin: str) -> list[Role]:
         unknown = set(table) - KEYS
         if unknown:
             raise MigdiffError(f"{origin}: [{name}] has unknown keys: {', '.join(sorted(unknown))}")
-        for key in ("members", "builtin"):
+        for key in ("members", "builtin", "sockets"):
             values = table.get(key, [])
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise MigdiffError(f"{origin}: [{name}] {key} must be a list of names")
@@ -76,7 +81,8 @@ def parse(doc: dict, origin: str) -> list[Role]:
         if not isinstance(table.get("data", False), bool):
             raise MigdiffError(f"{origin}: [{name}] data must be true or false")
         out.append(Role(name, table.get("title") or name, tuple(table["members"]), tuple(table.get("builtin", [])),
-                        table.get("data", False), table.get("check", ""), table.get("upgrade", "")))
+                        table.get("data", False), table.get("check", ""), table.get("upgrade", ""),
+                        tuple(table.get("sockets", []))))
     return out
 
 

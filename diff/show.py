@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .attribution import attribute, port_key
 from .changes import HostMap, HostRef
-from .compare import evr, host_map
+from .compare import OPENRC_ORDER, evr, host_map
 from .models import Client, Dependency, Init, Job, LocalUnit, Package, Service, Snapshot, System
 from .names import NameMap
 
@@ -66,6 +66,16 @@ def requirements(ref: HostRef, snap: Snapshot, sections: list[str], names: NameM
         map=host_map(f"{ref.hostname or ref.bundle}: what it serves, who uses it, what it needs", snap, who)
         if "connections" in sections or "ports" in sections else None,
     )
+
+
+def runlevels_on(s: Service) -> str:
+    """The runlevels a service starts in: SysV's run together ("2345"), OpenRC's named runlevels
+    in boot order ("boot, default")."""
+    on = sorted(k for k, v in s.runlevels.items() if v == "on")
+    if any(len(k) > 1 for k in on):
+        on.sort(key=lambda k: (OPENRC_ORDER.index(k) if k in OPENRC_ORDER else len(OPENRC_ORDER), k))
+        return ", ".join(on)
+    return "".join(on)
 
 
 def _att(att, name: str) -> str | None:

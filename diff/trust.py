@@ -8,12 +8,19 @@ documents (and recomputes the manifest's sha256) is caught by parsing the raw fi
 takes the same parsers: migdiff carries one collector file (migsnap.py) and re-parses the bundles
 that file wrote, known by the collector's sha256 in the manifest.  The version alone does not say
 which parsers ran: parsers change within a version (0.2.0's did, in issue 14).
+
+migsnap.sh, the collector's POSIX sh twin (generated from migsnap.py's table), writes raw files
+and a manifest only: migdiff parses them with the parsers it carries (complete.py), and a bundle
+completed so names them (manifest parsing.by, with the first 12 hex digits of their sha256).
+Such a bundle is re-parsed here when those are the parsers migdiff carries; its entries follow
+the table of the migsnap.sh migdiff carries when the manifest's sha256 is that file's.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
@@ -79,7 +86,7 @@ def entry_tables(version: str, sha256: str | None) -> list[tuple[str, ...]]:
     """The tables a bundle of this collector version and build may follow; none for a version not
     known here.  A bundle of migdiff's own collector build follows its table and no other; one of
     another build, its release's table, or (same version) the table migdiff's collector has."""
-    if sha256 is not None and sha256 == own_sha256():
+    if sha256 is not None and sha256 in (own_sha256(), own_sh_sha256()):
         return [current_table()]
     tables = [RELEASED[version]] if version in RELEASED else []
     if version == migsnap.__version__ and current_table() not in tables:
@@ -97,6 +104,45 @@ def own_sha256() -> str | None:
     return migsnap.own_sha256()
 
 
+@lru_cache(maxsize=None)
+def own_sh_sha256() -> str | None:
+    """The sha256 of the migsnap.sh migdiff carries (its bundles record it); None without one."""
+    from .reparse import sh_collector_path
+    path = sh_collector_path()
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+PARSERS_SHA = re.compile(r"\(sha256 ([0-9a-f]{12})\)")
+
+
+def parsers_sha256(manifest: dict[str, Any]) -> str | None:
+    """The sha256 (or, for a bundle migdiff completed, its first 12 hex digits) of the collector
+    file whose parsers made the bundle's parsed.json and snapshot.json; None when unknown or when
+    nothing was parsed (a raw-only bundle)."""
+    parsing = manifest.get("parsing")
+    if not isinstance(parsing, dict):
+        return manifest["collector"].get("sha256")  # the Python collector parsed them, on the host
+    if parsing.get("where") != "migdiff" or not isinstance(parsing.get("by"), str):
+        return None
+    found = PARSERS_SHA.search(parsing["by"])
+    return found.group(1) if found else None
+
+
+def parsers_are_ours(manifest: dict[str, Any]) -> bool:
+    theirs, ours = parsers_sha256(manifest), own_sha256()
+    return theirs is not None and ours is not None and ours.startswith(theirs) and len(theirs) >= 12
+
+
+def collector_name(manifest: dict[str, Any]) -> str:
+    name = manifest["collector"].get("name")
+    return name if name in ("migsnap", "migsnap.sh") else "migsnap"
+
+
 def _version(version: str) -> str:
     return version if len(version) <= 40 else version[:40] + "..."
 
@@ -110,10 +156,10 @@ def _entries(n: int) -> str:
     return f"{n} {'entry' if n == 1 else 'entries'}"
 
 
-ENTRY_FIELDS = {"id": str, "status": str, "warnings": int, "files": list, "duration": (int, float),
+ENTRY_FIELDS = {"id": str, "status": str, "warnings": (int, type(None)), "files": list, "duration": (int, float),
                 "truncated": bool, "exit_code": (int, type(None)), "error": (str, type(None)),
                 "argv": (list, type(None)), "executable": (str, type(None)), "parse_error": (str, type(None))}
-FILE_FIELDS = {"name": str, "role": str, "path": (str, type(None)), "size": int, "sha256": str}
+FILE_FIELDS = {"name": str, "role": str, "path": (str, type(None)), "size": int, "sha256": (str, type(None))}
 
 
 def manifest_usable(manifest: Any) -> bool:
@@ -141,10 +187,12 @@ def entry_reasons(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
     The manifest must follow its schema.  A bundle always holds every entry of its collector's table
     (a skipped entry says "skipped"), so an entry that is missing was removed."""
     version, sha256 = manifest["collector"]["version"], manifest["collector"]["sha256"]
+    name = collector_name(manifest)
     ids = [entry["id"] for entry in manifest["entries"]]
     reasons = []
-    if sha256 is not None and sha256 == own_sha256() and version != migsnap.__version__:
-        reasons.append(f"manifest.json: the collector's sha256 is this migdiff's migsnap {migsnap.__version__}, "
+    ours = own_sha256() if name == "migsnap" else own_sh_sha256()
+    if sha256 is not None and sha256 == ours and version != migsnap.__version__:
+        reasons.append(f"manifest.json: the collector's sha256 is this migdiff's {name} {migsnap.__version__}, "
                        f"its version says {_version(version)}")
     twice = sorted(i for i, n in Counter(ids).items() if n > 1)
     if twice:
@@ -152,7 +200,7 @@ def entry_reasons(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
                        f"{'appears' if len(twice) == 1 else 'appear'} twice")
     tables = entry_tables(version, sha256)
     if not tables:
-        return reasons, [f"entries not checked: migsnap {_version(version)} is not a collector this migdiff knows "
+        return reasons, [f"entries not checked: {name} {_version(version)} is not a collector this migdiff knows "
                          f"({', '.join(known_versions())})"]
     present = set(ids)
 
@@ -161,10 +209,10 @@ def entry_reasons(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
         return [i for i in table if i not in present], sorted(i for i in present if i not in known)
     missing, unknown = min((gaps(table) for table in tables), key=lambda found: len(found[0]) + len(found[1]))
     if missing:
-        reasons.append(f"manifest.json lacks {_entries(len(missing))} of migsnap {_version(version)}'s table: "
+        reasons.append(f"manifest.json lacks {_entries(len(missing))} of {name} {_version(version)}'s table: "
                        f"{_ids(missing)}")
     if unknown:
-        reasons.append(f"manifest.json: {_entries(len(unknown))} not in migsnap {_version(version)}'s table: "
+        reasons.append(f"manifest.json: {_entries(len(unknown))} not in {name} {_version(version)}'s table: "
                        f"{_ids(unknown)}")
     return reasons, []
 
@@ -182,37 +230,19 @@ def reparse(bundle: Bundle, limits: Limits) -> tuple[list[str], list[str], set[s
     re-parsed (the manifest's sha256); others are not, and a note says so."""
     collector = bundle.manifest["collector"]
     ours = own_sha256()
-    if collector.get("sha256") is None or collector.get("sha256") != ours:
-        theirs = (collector.get("sha256") or "unknown")[:12]
+    if not parsers_are_ours(bundle.manifest):
+        theirs = (parsers_sha256(bundle.manifest) or "unknown")[:12]
+        if isinstance(bundle.manifest.get("parsing"), dict):  # completed by a migdiff
+            return [], [f"not re-parsed: another build of migsnap's parsers made its documents "
+                        f"(sha256 {theirs}; this migdiff parses with {(ours or 'unknown')[:12]})"], set()
         return [], [f"not re-parsed: another build of migsnap {_version(collector['version'])} wrote it "
                     f"(sha256 {theirs}; this migdiff parses with {(ours or 'unknown')[:12]})"], set()
     records = {f["name"]: f for entry in bundle.manifest["entries"] for f in entry["files"]}
     if any(bundle.digests.get(name) != (f["size"], f["sha256"]) for name, f in records.items()):
         return [], [], set()  # the integrity check names what does not match
-    size = sum(f["size"] for f in records.values())
-    if size > limits.max_reparse_size:
-        return [f"raw files add up to {size} bytes, over the {limits.max_reparse_size}-byte re-parse limit "
-                "(--max-reparse-size): not re-parsed, refused"], [], set()
-    unknown = [entry["id"] for entry in bundle.manifest["entries"] if entry["id"] not in _current_ids()]
-    if unknown:
-        return [f"manifest.json: entries {_ids(unknown)} are not in the table of the collector that wrote it "
-                f"(sha256 {ours[:12]})"], [], set()
-    files, trouble = _raw_files(bundle, limits, set(records))
-    if trouble:
-        return [trouble], [], set()
-    results = []
-    pool: dict[str, str] = {}
-    for entry in bundle.manifest["entries"]:
-        result = migsnap.Result(migsnap.capture_by_id(entry["id"]))
-        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
-            setattr(result, attr, entry[attr])
-        result.raw = [(f["name"], f["role"], f["path"], files[f["name"]]) for f in entry["files"]]
-        migsnap.apply_parser(result)
-        result.raw = []  # parsed: the bytes are no longer needed
-        if result.parsed:
-            _share_strings(result.parsed[0], pool)
-        results.append(result)
-    del files
+    results, reasons = parse_raw(bundle, limits, records, "re-parsed")
+    if results is None:
+        return reasons, [], set()
     reasons = _entry_counts(bundle.manifest["entries"], results)
     parsed = {result.capture.id: {"data": result.parsed[0], "warnings": result.parsed[1]}
               for result in results if result.parsed}
@@ -231,6 +261,39 @@ def reparse(bundle: Bundle, limits: Limits) -> tuple[list[str], list[str], set[s
     if same:
         canonical.add("snapshot.json")
     return reasons, [], canonical
+
+
+def parse_raw(bundle: Bundle, limits: Limits, records: dict[str, dict[str, Any]],
+              done: str) -> tuple[list[migsnap.Result] | None, list[str]]:
+    """(the collector's results rebuilt from the manifest's entries and the raw files, each
+    parsed by the parsers migdiff carries, [])); (None, why not) when the raw files are over the
+    re-parse limit, an entry is not in those parsers' table, or the files cannot be read again.
+    The results keep no raw bytes; `done` is what the limit's reason says was not done."""
+    size = sum(f["size"] for f in records.values())
+    if size > limits.max_reparse_size:
+        return None, [f"raw files add up to {size} bytes, over the {limits.max_reparse_size}-byte re-parse limit "
+                      f"(--max-reparse-size): not {done}, refused"]
+    unknown = [entry["id"] for entry in bundle.manifest["entries"] if entry["id"] not in _current_ids()]
+    if unknown:
+        return None, [f"manifest.json: entries {_ids(unknown)} are not in the table of the parsers this migdiff "
+                      f"carries (migsnap {migsnap.__version__}, sha256 {(own_sha256() or 'unknown')[:12]})"]
+    files, trouble = _raw_files(bundle, limits, set(records))
+    if trouble:
+        return None, [trouble]
+    results = []
+    pool: dict[str, str] = {}
+    for entry in bundle.manifest["entries"]:
+        result = migsnap.Result(migsnap.capture_by_id(entry["id"]))
+        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
+            setattr(result, attr, entry[attr])
+        result.raw = [(f["name"], f["role"], f["path"], files[f["name"]]) for f in entry["files"]]
+        migsnap.apply_parser(result)
+        result.raw = []  # parsed: the bytes are no longer needed
+        if result.parsed:
+            _share_strings(result.parsed[0], pool)
+        results.append(result)
+    del files
+    return results, []
 
 
 SHARED_UP_TO = 32  # characters of a string worth sharing: arch, status, section, priority, a version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from . import trust
+from . import complete, trust
 from .bundle import DEFAULT_LIMITS, SIGNATURE, Bundle, Limits, check_json_bytes, shown, strict_problem
 from .errors import BundleError, escaped
 from .forking import forked
@@ -73,8 +73,16 @@ def start_validation(bundles: list[Bundle], typed: Collection[str] = TYPED, fork
     process waits, small (it has let go of the documents, read again afterwards): one after
     the other beside this process's own work they would take twice as long, and side by side
     with its models they would not fit in the memory budget (250 MB for a 25,000-package pair).
-    Otherwise everything is checked here, now."""
-    size = sum(len(bundle.files.get("parsed.json") or b"") for bundle in bundles)
+    Otherwise everything is checked here, now.
+
+    A raw-only bundle (migsnap.sh) is checked and parsed here first (open_raw_only): then it is
+    checked as if it held the documents the parsers made."""
+    early: dict[int, list[str]] = {}
+    for i, bundle in enumerate(bundles):
+        if complete.is_raw_only(bundle.manifest):
+            early[i] = _document_reasons(bundle, "manifest", ())
+            open_raw_only(bundle, limits, manifest_ok=not early[i])
+    size = sum(len(bundle.files.get("parsed.json") or b"") for bundle in bundles if bundle.arrival is None)
     if fork_from is not None and size >= fork_from:
         apart = len(bundles) > 1
         for bundle in bundles:  # compared by their sha256 (read again only if they differ)
@@ -92,8 +100,12 @@ def start_validation(bundles: list[Bundle], typed: Collection[str] = TYPED, fork
     for bundle in bundles:  # parsed again (or being, by a child): not needed here
         _drop(bundle, ())
     found, signed = [], []
-    for bundle in bundles:
-        found.append({name: _document_reasons(bundle, name, typed) for name in ("manifest", "snapshot")})
+    for i, bundle in enumerate(bundles):
+        if i in early:
+            found.append({"manifest": early[i], "snapshot": _document_reasons(bundle, "snapshot", typed)
+                          if bundle.arrival.parsed else []})
+        else:
+            found.append({name: _document_reasons(bundle, name, typed) for name in ("manifest", "snapshot")})
         reasons, notes = trust.signature_reasons(bundle, verify_key)
         found[-1]["signature"] = reasons
         signed.append(notes)
@@ -113,9 +125,12 @@ def _read_documents_again(bundles: list[Bundle], limits: Limits) -> None:
 
 
 def _drop(bundle: Bundle, documents: Collection[str], raw: bool = True) -> None:
-    """Lets go of the bundle's raw files and of these documents, unless the caller rewrites it."""
+    """Lets go of the bundle's raw files and of these documents, unless the caller rewrites it
+    (or, for the documents, they were made here: they cannot be read again)."""
     if bundle.keep_raw:
         return
+    if bundle.arrival is not None:
+        documents = ()
     for name in [name for name in bundle.files if (raw and name.startswith("raw/")) or name in documents]:
         del bundle.files[name]
 
@@ -130,8 +145,9 @@ class PendingValidation:
 
     def usable(self) -> bool:
         """The documents checked here follow their schemas (the snapshots are typed), and the
-        signatures are as asked."""
-        return not any(reasons for found in self.found for reasons in found.values())
+        signatures are as asked; and a raw-only bundle was parsed here."""
+        return (not any(reasons for found in self.found for reasons in found.values())
+                and all(bundle.arrival is None or bundle.arrival.parsed for bundle in self.bundles))
 
     def results(self) -> list[Validation]:
         """Every bundle's validation, once the content checks are in."""
@@ -143,15 +159,18 @@ class PendingValidation:
     @staticmethod
     def _result(bundle: Bundle, found: dict[str, list[str]], signed: list[str], content: Content) -> Validation:
         reasons = [reason for name, _ in DOCUMENTS for reason in (content.parsed if name == "parsed" else found[name])]
-        if not found["manifest"]:
-            _check_integrity(bundle, reasons)
-        else:
+        provenance = []
+        if found["manifest"]:
             reasons.append("integrity not checked: the manifest does not follow its schema")
+        else:
+            if bundle.arrival is None:  # a raw-only bundle's was checked as it was opened
+                _check_integrity(bundle, reasons)
+            provenance = complete.provenance_notes(bundle.manifest)
         reasons += content.reasons + found["signature"]
         if len(reasons) > MAX_REASONS:
             reasons = reasons[:MAX_REASONS] + [f"{len(reasons) - MAX_REASONS} more problems"]
         return Validation(bundle.path, tuple(_printable(r) for r in reasons), _facts(bundle.manifest),
-                          tuple(_printable(n) for n in content.notes + signed))
+                          tuple(_printable(n) for n in provenance + content.notes + signed))
 
 
 def content_reasons(bundle: Bundle, typed: Collection[str] = TYPED, limits: Limits = DEFAULT_LIMITS) -> Content:
@@ -161,6 +180,8 @@ def content_reasons(bundle: Bundle, typed: Collection[str] = TYPED, limits: Limi
 
     parsed.json is checked against its schema unless it is byte for byte what the parsers make of
     the raw files: that is the collector's own output, which its schema describes."""
+    if bundle.arrival is not None:  # raw only: its documents, if any, are the parsers' own, made just now
+        return Content([], list(bundle.arrival.reasons), list(bundle.arrival.notes))
     reasons: list[str] = []
     notes: list[str] = []
     canonical: set[str] = set()
@@ -237,15 +258,55 @@ def _document_reasons(bundle: Bundle, name: str, typed: Collection[str]) -> list
         return [reason for _, reason in sorted(found, key=lambda pair: pair[0])]
     try:  # the schema accepts what the strict model refused (say 1.0 for an integer): type it leniently
         instance = model.model_validate(document)
-    except ValueError as exc:
-        return [f"{member}: {_clip(str(exc).splitlines()[0])}"]
+    except ValueError as exc:  # or a rule across fields, which no schema says (models.manifest_shape_problem)
+        return [f"{member}: {_clip(_first_error(exc))}"]
     if name in typed:
         bundle.typed[name] = instance
     return []
 
 
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    first = errors()[0]
+    where = ".".join(map(str, first["loc"]))
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def open_raw_only(bundle: Bundle, limits: Limits, manifest_ok: bool = True, check: bool = True) -> None:
+    """A raw-only bundle (migsnap.sh: raw files and a manifest) checked and parsed in memory:
+    bundle.arrival says what was found, and bundle.files gets the parsed.json and snapshot.json
+    the parsers make of its raw files.  Checked first, as a full bundle is: every entry of its
+    collector's table, every file's size (and sha256, when the host had a tool), no parsed JSON.
+    Unless `check`, only parsed (--no-validate); BundleError if it cannot be."""
+    from .errors import BundleError
+    if check:
+        reasons: list[str] = []
+        notes: list[str] = []
+        if manifest_ok and trust.manifest_usable(bundle.manifest):
+            reasons, notes = trust.entry_reasons(bundle.manifest)
+            _check_integrity(bundle, reasons)
+        if not manifest_ok or reasons:
+            bundle.arrival = complete.Arrival(reasons=reasons, notes=notes)
+            return
+        bundle.arrival, reasons = complete.parse_here(bundle, limits)
+        bundle.arrival.reasons, bundle.arrival.notes = reasons, notes
+        return
+    if not trust.manifest_usable(bundle.manifest):
+        raise BundleError(bundle.path, "manifest.json cannot be used to parse the raw files (see migdiff validate)")
+    bundle.arrival, reasons = complete.parse_here(bundle, limits)
+    if reasons:
+        raise BundleError(bundle.path, f"raw only, not parsed: {reasons[0]}")
+
+
 def _check_integrity(bundle: Bundle, reasons: list[str]) -> None:
-    """Every file's size and sha256 as recorded while the bundle streamed by (bundle.digests)."""
+    """Every file's size and sha256 as recorded while the bundle streamed by (bundle.digests).
+
+    A raw-only bundle's host may have had no sha256 tool (null sha256): its sizes are checked;
+    and it holds no parsed.json nor snapshot.json."""
+    raw_only = complete.is_raw_only(bundle.manifest)
     listed: dict[str, dict[str, Any]] = {}
     records = [record for entry in bundle.manifest["entries"] for record in entry["files"]]
     for record in records + bundle.manifest["files"]:
@@ -254,15 +315,21 @@ def _check_integrity(bundle: Bundle, reasons: list[str]) -> None:
             reasons.append(f"{_name(name)}: listed twice in the manifest, with different sizes or sha256")
         listed[name] = record
     for name, record in listed.items():
+        if raw_only and not name.startswith("raw/"):  # (a raw-only bundle lists no other file)
+            reasons.append(f"{_name(name)}: listed as a raw file, but raw files are under raw/")
+            continue
         digest = bundle.digests.get(name)
         if digest is None:
             reasons.append(f"{_name(name)}: listed in the manifest but not in the bundle")
         elif digest[0] != record["size"]:
             reasons.append(f"{_name(name)}: {digest[0]} bytes, the manifest says {shown(record['size'])}")
-        elif digest[1] != record["sha256"]:
+        elif record["sha256"] is not None and digest[1] != record["sha256"]:
             reasons.append(f"{_name(name)}: sha256 does not match the manifest (changed after collection)")
     for name in sorted(bundle.digests):
-        if name not in listed and name not in ("manifest.json", SIGNATURE):
+        if raw_only and name in complete.DOCUMENTS:
+            reasons.append(f"{name}: in the bundle, but its manifest says nothing was parsed (parsing: none): "
+                           "not a migsnap.sh bundle as written")
+        elif name not in listed and name not in ("manifest.json", SIGNATURE):
             reasons.append(f"{_name(name)}: in the bundle but not in the manifest")
 
 
@@ -279,7 +346,8 @@ def _printable(text: str) -> str:
 def _facts(manifest: dict[str, Any]) -> str:
     collector = manifest.get("collector") if isinstance(manifest.get("collector"), dict) else {}
     entries = manifest.get("entries")
-    return _printable(f"host {_fact(manifest.get('hostname'))}, migsnap {_fact(collector.get('version'))}, "
+    name = "migsnap.sh" if collector.get("name") == "migsnap.sh" else "migsnap"
+    return _printable(f"host {_fact(manifest.get('hostname'))}, {name} {_fact(collector.get('version'))}, "
                       f"format {_fact(manifest.get('format_version'))}, "
                       f"{len(entries) if isinstance(entries, list) else '?'} entries")
 

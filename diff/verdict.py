@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -216,6 +216,7 @@ class Judge:
     blocked_services: set[str]
     reported_services: set[str]
     unnamed_target_sockets: dict[str, list[str]]  # protocol -> sockets only on target, program unknown
+    replaced_services: set[str] = field(default_factory=set)  # swapped for another program doing the job
 
     def role(self, name: str | None) -> Role | None:
         return next((r for r in self.roles.roles if r.name == name), None) if name else None
@@ -248,6 +249,9 @@ def judge_system(c: Change, j: Judge) -> Judged:
 
 def judge_init(c: Change, j: Judge) -> Judged:
     if c.key == "active":
+        if c.target == "openrc":
+            return "warning", "init-changed", "check that every local init script or job is in an OpenRC runlevel " \
+                                              "(rc-update add NAME default) and starts at boot"
         return "warning", "init-changed", "check that every local init script or job became a unit (or the " \
                                           "other way round) and starts at boot"
     if c.key == "default_boot":
@@ -268,6 +272,10 @@ def judge_service(c: Change, j: Judge) -> Judged:
             return "warning", "role-builtin", j.check_of(c.role) or f"check that {pair.target} does all {s} did"
         if not (s["running"] or s["enabled"]):
             return "info", "not-in-use", None
+        if s["oneshot"] and s["enabled_state"] == "in runlevel sysinit":
+            # OpenRC's sysinit scripts are SysV's rcS ones (mounts, hostname, networking, sysctl):
+            # ran once at boot, done by the target's init system its own way
+            return "info", "one-shot", None
         lost = j.target.incomplete("services")
         if lost:
             return "warning", "unknown-evidence", f"unknown: {lost}; check the target by hand"
@@ -319,6 +327,10 @@ def judge_port(c: Change, j: Judge) -> Judged:
         return "info", "new-listener", None
     if c.kind == "only-in-source":
         if who and who.service and who.service in j.blocked_services:
+            return "info", "follows-service", None
+        if c.key.startswith("unix:") and who and who.service and who.service in j.replaced_services:
+            # the program that made it is replaced by another doing its job (a warning under
+            # services says what to port): its own socket goes with it, as exim's notify socket
             return "info", "follows-service", None
         lost = j.target.incomplete("ports")
         if lost:
@@ -532,6 +544,8 @@ def judge(report: DiffReport, rules: list[Rule], fail_on: FailOn = "any", roles:
                 j.reported_services.update(change.key.split(" = "))
                 if change.severity == "blocker":
                     j.blocked_services.update(change.key.split(" = "))
+                if change.reason in ("role-swapped", "role-builtin"):
+                    j.replaced_services.update(change.key.split(" = "))
     _cover(report.changes)
     if report.source_map is not None:
         report.source_map.lacking = _lacking(report)
@@ -582,4 +596,20 @@ def headline(report: DiffReport) -> str:
 def kind_phrase(kind: str, count: int) -> str:
     """ "145 packages upgraded within their release series" for a Judgement.kinds entry."""
     section, _, reason = kind.partition(":")
-    return f"{count} {REASONS.get(reason, f'{section} ({reason})')}"
+    phrase = REASONS.get(reason, f"{section} ({reason})")
+    if count == 1:  # "1 record of a service already reported", not "1 records"
+        phrase = _SINGULAR.sub(lambda m: _NOUNS[m.group(0)], phrase)
+        phrase = _THIRD_PERSON.sub(lambda m: _VERBS[m.group(0)], phrase)
+    return f"{count} {phrase}"
+
+
+# The plural nouns of REASONS' phrases and their singulars.
+_NOUNS = {"records": "record", "services": "service", "jobs": "job", "units": "unit", "endpoints": "endpoint",
+          "sockets": "socket", "names": "name", "packages": "package", "libraries": "library",
+          "dependencies": "dependency", "successors": "successor", "hosts": "host", "facts": "fact",
+          "scripts": "script"}
+_SINGULAR = re.compile(r"\b(?:" + "|".join(_NOUNS) + r")\b")
+# and the verbs that follow such a noun ("1 service that runs", not "that run")
+_VERBS = {"that run or start": "that runs or starts", "that no longer start": "that no longer starts",
+          "that run": "that runs"}
+_THIRD_PERSON = re.compile("|".join(sorted(_VERBS, key=len, reverse=True)))

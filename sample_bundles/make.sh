@@ -2,8 +2,8 @@
 # Remakes the sample bundles from real hosts: builds (or reuses) the host-lab roots, boots each host
 # with its real init as PID 1, runs the collector inside with the host's own Python, copies the
 # bundle here under a stable name and stops the host.  Needs root, debootstrap, systemd-container.
-#   sample_bundles/make.sh            # both
-#   sample_bundles/make.sh sysv11     # one
+#   sample_bundles/make.sh            # all three
+#   sample_bundles/make.sh sysv11     # one (sysv11, systemd12 or openrc12)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
@@ -31,4 +31,5 @@ make_one() {  # kind python name
 want=${1:-all}
 [ "$want" = all ] || [ "$want" = sysv11 ] && make_one sysv11 python2.7 debian11-sysv
 [ "$want" = all ] || [ "$want" = systemd12 ] && make_one systemd12 python3 debian12-systemd
+[ "$want" = all ] || [ "$want" = openrc12 ] && make_one openrc12 python3 debian12-openrc
 exit 0

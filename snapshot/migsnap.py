@@ -132,6 +132,7 @@ CAPTURES = (
     ("runlevel",                   "init",     CMD,   ["runlevel"],                                                           "parse_runlevel"),
     ("who-r",                      "init",     CMD,   ["who", "-r"],                                                          "parse_who_r"),
     ("inittab",                    "init",     FILE,  "/etc/inittab",                                                         "parse_inittab"),
+    ("openrc-softlevel",           "init",     FILE,  "/run/openrc/softlevel",                                                "parse_value"),
     ("service-status-all",         "services", CMD,   ["service", "--status-all"],                                            "parse_service_status_all"),
     ("chkconfig-list",             "services", CMD,   ["chkconfig", "--list"],                                                "parse_chkconfig"),
     ("sysv-rc-conf-list",          "services", CMD,   ["sysv-rc-conf", "--list"],                                             "parse_chkconfig"),
@@ -145,6 +146,9 @@ CAPTURES = (
     ("initctl-list",               "services", CMD,   ["initctl", "list"],                                                    "parse_initctl_list"),
     ("initctl-show-config",        "services", CMD,   ["initctl", "show-config"],                                             "parse_initctl_show_config"),
     ("upstart-jobs",               "services", GLOB,  ["/etc/init/*.conf", "/etc/init/*.override"],                           "parse_upstart_jobs"),
+    ("rc-status-a",                "services", CMD,   ["rc-status", "-a"],                                                    "parse_rc_status"),
+    ("rc-update-show-v",           "services", CMD,   ["rc-update", "show", "-v"],                                            "parse_rc_update_show"),
+    ("openrc-runlevels",           "services", LINKS, ["/etc/runlevels/*/*"],                                                 "parse_openrc_runlevels"),
     ("systemctl-get-default",      "init",     CMD,   ["systemctl", "get-default"],                                           "parse_value"),
     ("systemctl-units-service",    "services", CMD,   ["systemctl", "list-units", "-t", "service", "--all", "--no-pager"],    "parse_systemctl_units"),
     ("systemctl-unit-files-service", "services", CMD, ["systemctl", "list-unit-files", "-t", "service", "--no-pager"],         "parse_systemctl_unit_files"),
@@ -401,6 +405,12 @@ def _read_capped(path, limit):
 READ_PIECE = 1024 * 1024
 
 
+# Why a dependent entry did not run: what it works on was not found.
+NOTHING_TO_LOOK_AT = {PIDS: "nothing to look at: no listening process found",
+                      EXES: "nothing to look at: no executable of a listening process could be read",
+                      FILES: "nothing to look at: no unit, init script or cron file found"}
+
+
 class Runner(object):
     """Runs captures: commands in their own process group with a timeout and an output cap."""
 
@@ -420,9 +430,7 @@ class Runner(object):
             needed = capture.consumes
             if needed and not (inputs or {}).get(needed):
                 result.status = "skipped"
-                result.error = {PIDS: "nothing to look at: no listening process found",
-                                EXES: "nothing to look at: no executable of a listening process could be read",
-                                FILES: "nothing to look at: no unit, init script or cron file found"}[needed]
+                result.error = NOTHING_TO_LOOK_AT[needed]
             else:
                 self._run(capture, result, inputs or {})
         except Exception as exc:  # a bug here must cost one entry, not the bundle: recorded in the manifest
@@ -1150,6 +1158,78 @@ def parse_rc_links(text):
         out.append({"runlevel": m.group(1), "action": m.group(2), "priority": priority,
                     "script": script, "link": m.group(2) + m.group(3) + m.group(4),
                     "target": target or None})
+    return out, w.result()
+
+
+_RC_STATUS_HEAD = re.compile(r"^(Dynamic )?Runlevel:\s*(.*?)\s*$")
+_RC_STATUS_ROW = re.compile(r"^\s*(\S+)\s+\[\s*([a-z]+)(?:\s+(.*?))?\s*\]\s*$")
+
+
+def parse_rc_status(text):
+    """`rc-status -a` (OpenRC): "Runlevel: default" headings, each followed by its services
+    (" sshd                [  started  ]"), then the "Dynamic Runlevel:" ones (hotplugged,
+    needed/wanted, manual).  A supervised service's status carries its uptime and respawn count
+    ("started 2 day(s) 01:02:03 (0)").
+
+    Returns [{"runlevel", "dynamic": bool, "name", "status": "started"|"stopped"|"crashed"|...,
+    "detail": None or the words after the status}], one row a service a runlevel, in order.
+    """
+    w = _Warnings()
+    out = []
+    runlevel, dynamic = None, False
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        m = _RC_STATUS_HEAD.match(line)
+        if m:
+            runlevel, dynamic = m.group(2), bool(m.group(1))
+            continue
+        m = _RC_STATUS_ROW.match(line)
+        if m and runlevel:
+            out.append({"runlevel": runlevel, "dynamic": dynamic, "name": m.group(1), "status": m.group(2),
+                        "detail": m.group(3) or None})
+        else:
+            w.line(n, line, "service outside a runlevel" if m else "unrecognized line")
+    return out, w.result()
+
+
+def parse_rc_update_show(text):
+    """`rc-update show -v` (OpenRC): "          sshd |      default" - each init script and the
+    runlevels it is added to (with -v also the scripts in none: nothing after the bar).
+
+    Returns [{"name", "runlevels": ["boot", "default", ...]}].
+    """
+    w = _Warnings()
+    out = []
+    for n, line in _lines(text):
+        if not line.strip():
+            continue
+        name, bar, levels = line.partition("|")
+        name = name.strip()
+        if not bar or not name or " " in name:
+            w.line(n, line)
+            continue
+        out.append({"name": name, "runlevels": levels.split()})
+    return out, w.result()
+
+
+def parse_openrc_runlevels(text):
+    """The /etc/runlevels/*/* links (kind links: "path<TAB>type<TAB>target" lines), OpenRC's own
+    record of which runlevel starts which init script: /etc/runlevels/default/sshd ->
+    /etc/init.d/sshd.  A directory, or a link to one (../boot), is a stacked runlevel.
+
+    Returns [{"runlevel", "name", "type", "target": None or link target, "stacked": bool}].
+    """
+    w = _Warnings()
+    out = []
+    for path, kind, target in _link_lines(text, w):
+        m = re.match(r"^(?:.*/)?runlevels/([^/]+)/([^/]+)$", path.rstrip("/"))
+        if not m:
+            w.add("unexpected entry %s" % _quote(path))
+            continue
+        stacked = kind == "dir" or (kind == "link" and bool(target) and "init.d/" not in target)
+        out.append({"runlevel": m.group(1), "name": m.group(2), "type": kind, "target": target or None,
+                    "stacked": stacked})
     return out, w.result()
 
 
@@ -2674,10 +2754,17 @@ def _normalize_init(parsed):
         present.append("upstart")
     if _get(parsed, "init-d") or _get(parsed, "rc-links") or _get(parsed, "chkconfig-list"):
         present.append("sysv")
+    openrc_level, openrc_source = openrc_runlevel(parsed)
+    if openrc_level or _get(parsed, "rc-update-show-v") or _get(parsed, "openrc-runlevels"):
+        present.append("openrc")
     if pid1 == "systemd":
         active = "systemd"
     elif pid1 in ("init", "upstart") and upstart:
         active = "upstart"
+    elif openrc_level and pid1 in ("init", "openrc-init", "busybox"):
+        # sysvinit's init (Debian), busybox init (Alpine) or openrc-init starting OpenRC, which
+        # booted the host: it wrote its runlevel to /run/openrc, or rc-status says what started
+        active = "openrc"
     elif pid1 == "init":
         active = "sysv"
     else:
@@ -2702,10 +2789,32 @@ def _normalize_init(parsed):
         "default_target": default_target,
         "active_targets": sorted(u["unit"] for u in _get(parsed, "systemctl-units-target", [])
                                  if u["unit"].endswith(".target") and u["active"] == "active"),
+        "openrc_runlevel": openrc_level,
         "sources": {"default_runlevel": source,
                     "current_runlevel": "runlevel" if runlevel.get("current") else ("who-r" if who else None),
-                    "default_target": "systemctl-get-default" if default_target else None},
+                    "default_target": "systemctl-get-default" if default_target else None,
+                    "openrc_runlevel": openrc_source},
     }
+
+
+# OpenRC's runlevels that are no boot target of their own: what a service in one of them does
+OPENRC_BOOT = ("sysinit", "boot", "default")  # a host boots through these three, in this order
+
+
+def openrc_runlevel(parsed):
+    """(OpenRC's current runlevel, its source): /run/openrc/softlevel, which OpenRC writes when it
+    enters a runlevel, else the one non-boot runlevel `rc-status -a` shows services started in
+    (None when OpenRC did not boot the host)."""
+    level = _value(parsed, "openrc-softlevel")
+    if level:
+        return level, "openrc-softlevel"
+    started = set(r["runlevel"] for r in _get(parsed, "rc-status-a", [])
+                  if not r["dynamic"] and r["status"] == "started")
+    if started:
+        level = [x for x in started if x not in ("sysinit", "boot")]
+        return (level[0] if len(level) == 1 else "default" if "default" in level or not level else None,
+                "rc-status-a")
+    return None, None
 
 
 _UPSTART_RUNLEVELS = re.compile(r"runlevel\s+\[(!?)([0-6S]+)\]")
@@ -2744,17 +2853,27 @@ def _normalize_services(parsed, init):
             rec["sources"].append(source)
         return rec
 
-    order = {"systemd": (_svc_systemd, _svc_upstart, _svc_sysv),
-             "upstart": (_svc_upstart, _svc_sysv, _svc_systemd)}.get(init["active"],
-                                                                      (_svc_sysv, _svc_upstart, _svc_systemd))
+    order = {"systemd": (_svc_systemd, _svc_upstart, _svc_sysv, _svc_openrc),
+             "upstart": (_svc_upstart, _svc_sysv, _svc_systemd, _svc_openrc),
+             "openrc": (_svc_openrc, _svc_sysv, _svc_upstart, _svc_systemd)}.get(
+                 init["active"], (_svc_sysv, _svc_upstart, _svc_systemd, _svc_openrc))
+    view = parsed
+    if init["active"] == "openrc":
+        # OpenRC starts what /etc/runlevels holds: rc?.d links left by sysv-rc or update-rc.d,
+        # and chkconfig's view of them, decide nothing
+        view = dict((k, v) for k, v in parsed.items() if k not in ("rc-links", "chkconfig-list",
+                                                                   "sysv-rc-conf-list"))
     for step in order:
-        step(parsed, svc)
+        step(view, svc)
+    if init["active"] == "openrc":
+        _openrc_crashed(parsed, services)
     default_rl = init["default_runlevel"] or init["current_runlevel"]
     switches = _default_switches(parsed) if init["active"] != "systemd" else {}
     for rec in services.values():
-        if rec["enabled"] is None and default_rl and default_rl in rec["runlevels"]:
+        # an OpenRC script's enabled comes from its OpenRC runlevels (_svc_openrc)
+        if rec["init"] != "openrc" and rec["enabled"] is None and default_rl and default_rl in rec["runlevels"]:
             rec["enabled"] = rec["runlevels"][default_rl] == "on"
-        if rec["init"] == "sysv" and rec["name"] in switches:
+        if rec["init"] in ("sysv", "openrc") and rec["name"] in switches:
             # the links are there, but the script reads its /etc/default file and does nothing
             rec["disabled_by"] = switches[rec["name"]]
             rec["enabled"] = False
@@ -2854,15 +2973,64 @@ def _svc_sysv(parsed, svc):
             rec["state"] = rec["state"] or entry["status"]
 
 
+def _svc_openrc(parsed, svc):
+    """OpenRC: the runlevels each script is in (rc-update show -v, else the /etc/runlevels links)
+    and its status (rc-status -a).  A script in sysinit, boot or default starts at boot."""
+    levels = {}
+    for row in _get(parsed, "rc-update-show-v", []):
+        levels.setdefault(row["name"], set()).update(row["runlevels"])
+        svc(row["name"], "openrc", "rc-update-show-v")
+    for link in _get(parsed, "openrc-runlevels", []):
+        if not link["stacked"]:
+            levels.setdefault(link["name"], set()).add(link["runlevel"])
+            svc(link["name"], "openrc", "openrc-runlevels")
+    for name in sorted(levels):
+        rec = svc(name, "openrc", "rc-update-show-v")
+        for level in levels[name]:
+            rec["runlevels"][level] = "on"
+        boot = [x for x in OPENRC_BOOT if x in levels[name]]
+        rec["enabled"] = bool(boot)
+        shown = boot or sorted(levels[name])
+        rec["enabled_state"] = ("in runlevel%s %s" % ("s" if len(shown) > 1 else "", ", ".join(shown))
+                                if shown else "in no runlevel")
+    status = {}
+    for row in _get(parsed, "rc-status-a", []):
+        status.setdefault(row["name"], row)  # the same status under each runlevel it is listed in
+    for name, row in status.items():
+        rec = svc(name, "openrc", "rc-status-a")
+        rec["state"] = row["status"]
+        rec["running"] = row["status"] in ("started", "starting", "stopping")
+        if row["dynamic"] and not rec["runlevels"]:
+            # in no runlevel, but started: by hand (manual), or because a started service needs
+            # it or a device came (needed/wanted, hotplugged), which happens again at boot
+            manual = row["runlevel"] == "manual"
+            rec["enabled"] = False if manual else None
+            rec["enabled_state"] = "started by hand" if manual else "started (%s)" % row["runlevel"]
+
+
+def _openrc_crashed(parsed, services):
+    """OpenRC says "crashed" when the daemon of one of its own scripts died; of an LSB script
+    (Debian's) it only knows that it started it.  A started script that names a daemon's pid file
+    and whose own status (service --status-all) says stopped has lost its daemon: not running,
+    "crashed".  (A one-shot script, procps's sysctl, has no pid file and always says stopped.)"""
+    own = dict((e["name"], e["status"]) for e in _get(parsed, "service-status-all", []))
+    for rec in services.values():
+        if rec["init"] == "openrc" and rec["state"] == "started" and own.get(rec["name"]) in ("stopped", "dead") \
+                and any(d.endswith(".pid") for d in rec["daemons"] or ()):
+            rec["state"], rec["running"] = "crashed", False
+
+
 def _svc_sysv_rc_conf(parsed, svc):
     """sysv-rc-conf cuts names at 12 characters: complete them from /etc/init.d when unambiguous."""
     scripts = [s["name"] for s in _get(parsed, "init-d", [])]
     for entry in (_get(parsed, "sysv-rc-conf-list", {}) or {}).get("services", []):
-        name = entry["name"]
+        name = cut = entry["name"]
         if name not in scripts:
             longer = [s for s in scripts if s.startswith(name)]
             name = longer[0] if len(longer) == 1 else name
         rec = svc(name, "sysv", "sysv-rc-conf-list")
+        if name != cut:
+            rec["cut_name"] = cut  # said, so that a reader can tell the name was completed here
         for level, state in entry["runlevels"].items():
             rec["runlevels"][level] = state
 
@@ -2944,6 +3112,9 @@ def _normalize_ports(parsed):
         for p in rec["processes"]:
             p["user"] = p["user"] or lsof_users.get(p["pid"])
             info = procs.get(p["pid"]) or {}
+            if rec["source"].startswith("netstat") and info.get("comm") and p["name"] != info["comm"] \
+                    and _cut_by_netstat(p["name"]):
+                p["cut_name"], p["name"] = p["name"], info["comm"]
             p["exe"] = info.get("exe")
             p["unit"] = info.get("unit")
             p["package"] = owners.get(p["exe"]) if p["exe"] else None
@@ -2952,6 +3123,12 @@ def _normalize_ports(parsed):
         out.append(rec)
     out.sort(key=lambda r: (r["protocol"], r["port"] or 0, r["bind"] or "", r["path"] or ""))
     return out
+
+
+def _cut_by_netstat(name):
+    """Whether netstat's PID/Program name column cut this name: it keeps 15 characters of the
+    process title, which a daemon may have rewritten ("sshd: /usr/sbin/sshd -D [listener]")."""
+    return name is None or len(name) >= 15 or ": " in name or name.endswith("/")
 
 
 def _process_services(parsed, procs):
@@ -3187,6 +3364,12 @@ def _ports_from_ss(parsed, add):
             path = row["local_address"]
             if path and path != "*":
                 add("unix", None, None, path, row["processes"], "ss-nlpaxtudw")
+        elif netid == "u_dgr" and row["peer_port"] in ("0", "*", ""):
+            # a datagram socket bound to a name and connected to no peer receives: the journal's
+            # and syslog's /dev/log, an MTA's or systemd's notify socket (ss says ESTAB or UNCONN)
+            path = row["local_address"]
+            if path and path != "*":
+                add("unix", None, None, path, row["processes"], "ss-nlpaxtudw")
 
 
 def _ports_from_netstat(parsed, add):
@@ -3215,7 +3398,8 @@ def _ports_from_proc(parsed, add, prefix):
     for proto, family, source, row in _proc_listening(parsed, prefix):
         add(proto, row["local_address"], row["local_port"], None, [], source, family)
     for row in _get(parsed, prefix + "unix", []):
-        if row["listening"] and row["path"]:
+        # /proc does not name a datagram socket's peer: one bound to a name is taken as receiving
+        if (row["listening"] or row["type"] == "DGRAM") and row["path"]:
             add("unix", None, None, row["path"], [], prefix + "unix")
 
 
@@ -3949,6 +4133,1098 @@ def own_sha256():
 
 
 # ---------------------------------------------------------------------------
+# sh twin
+# ---------------------------------------------------------------------------
+# migsnap.sh, for hosts without Python: the runtime below (POSIX sh, awk, head, tar, gzip) with
+# the capture table rendered into it as data lines, so this table stays the one place that says
+# what runs.  `python migsnap.py --emit-sh > migsnap.sh` writes it; the committed copy is checked
+# by tests/test_sh_collector.py.  Its bundles hold the raw files (same names, roles and bytes as
+# the Runner's) and a manifest with "parsing": {"where": "none"}; migdiff parses them later.
+
+def _sh_word(arg):
+    """One word for sh: quoted unless plainly safe (globs stay data until the runtime expands them)."""
+    if re.match(r"^[A-Za-z0-9_@%+=:,./-]+$", arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _sh_codes(codes):
+    """FOUND_NOTHING codes as "1" or "1-255" (runs of three or more as a range)."""
+    codes, out, i = sorted(codes), [], 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        out.extend(["%d-%d" % (codes[i], codes[j])] if j - i >= 2 else ["%d" % c for c in codes[i:j + 1]])
+        i = j + 1
+    return ",".join(out)
+
+
+def sh_twin():
+    """The text of migsnap.sh for this table and version."""
+    rows = []
+    for n, c in enumerate(captures()):
+        if c.kind == CMD:
+            args = [{EXES: "@EXES@", FILES: "@FILES@"}.get(a, a) for a in c.source]
+        elif c.kind in (GLOB, LINKS):
+            args = list(c.source)
+        elif c.kind == FILE:
+            args = [c.source]
+        else:
+            args = []
+        words = [c.id, c.section, c.kind, c.parser, c.describe()] + args
+        rows.append("\trow %03d %s" % (n + 1, " ".join(_sh_word(w) for w in words)))
+    lost = json.dumps(lost_notes(-1)).replace("(euid -1)", "(euid @EUID@)")
+    values = {
+        "VERSION": __version__, "FORMAT_VERSION": "%d" % FORMAT_VERSION, "TABLE": "\n".join(rows),
+        "STARTS_FIRST": " ".join(STARTS_FIRST), "GLOB_SKIPS_LINKS": " ".join(GLOB_SKIPS_LINKS),
+        "FOUND_NOTHING": " ".join("%s:%s" % (c.id, _sh_codes(FOUND_NOTHING[c.id]))
+                                  for c in captures() if c.id in FOUND_NOTHING),
+        "NOTES_JSON": json.dumps(list(NOTES)), "LOST_JSON": lost,
+        "NOTHING_PIDS": NOTHING_TO_LOOK_AT[PIDS], "NOTHING_EXES": NOTHING_TO_LOOK_AT[EXES],
+        "NOTHING_FILES": NOTHING_TO_LOOK_AT[FILES], "EXTRA_PATH": ":".join(EXTRA_PATH),
+        "DEFAULT_TIMEOUT": "%g" % DEFAULT_TIMEOUT, "DEFAULT_MAX_OUTPUT": "%d" % DEFAULT_MAX_OUTPUT,
+        "DEFAULT_JOBS": "%d" % DEFAULT_JOBS,
+    }
+    for key in ("NOTES_JSON", "LOST_JSON", "NOTHING_PIDS", "NOTHING_EXES", "NOTHING_FILES", "EXTRA_PATH"):
+        values[key] = _sh_word(values[key])
+    text = _SH_TEMPLATE
+    for key, value in values.items():
+        text = text.replace("@@%s@@" % key, value)
+    return text
+
+
+_SH_TEMPLATE = r'''#!/bin/sh
+# migsnap.sh @@VERSION@@: a read-only snapshot of a Linux host, for planning a migration; the
+# POSIX sh twin of migsnap.py, for hosts without Python (minimal installs, Alpine, appliances).
+#
+#     sh migsnap.sh            # writes ./migsnap-<host>-<UTC stamp>.tgz
+#     sh migsnap.sh --list     # prints what it would capture, runs nothing
+#
+# GENERATED from migsnap.py's capture table by `python migsnap.py --emit-sh`: do not edit this
+# file, edit migsnap.py and generate it again.  It runs the very same table, and writes the raw
+# output of every entry under the same names as migsnap.py, with a manifest, but no parsed JSON:
+# `migdiff complete` parses it on the analyst's machine with migsnap.py's own parsers.
+#
+# It needs sh (dash, bash, busybox ash, mksh, ksh), awk, head, tar, gzip; sha256sum, openssl
+# or busybox for the hashes where present.  It only reads: the commands it runs are those of the
+# table, and it writes nothing but a work folder and the bundle in the output folder (the bundle
+# linked into place at the very end; a file already at that name is never replaced).
+#
+# Checked with dash, bash, busybox sh, mksh and `shellcheck -s sh`; the checks left out are style
+# (A && B || C, unquoted numbers and word lists meant to split) and -ef, which all four know.
+# shellcheck disable=SC1007,SC2012,SC2015,SC2016,SC2046,SC2086,SC2209,SC2317,SC3013
+
+# The locale first: glob order, awk and the commands all work on bytes, in C's order.
+LC_ALL=C LANG=C
+export LC_ALL LANG
+unset LANGUAGE LC_CTYPE LC_NUMERIC LC_TIME LC_COLLATE LC_MONETARY LC_MESSAGES LC_PAPER LC_NAME \
+	LC_ADDRESS LC_TELEPHONE LC_MEASUREMENT LC_IDENTIFICATION 2>/dev/null
+umask 077  # the bundle holds the host's secrets' neighbours: for its owner only, as migsnap.py's
+IFS=' 	
+'
+
+VERSION=@@VERSION@@
+FORMAT_VERSION=@@FORMAT_VERSION@@
+PROG=migsnap
+
+# ---------------------------------------------------------------------------------------------
+# Capture table (from migsnap.py)
+# ---------------------------------------------------------------------------------------------
+# row INDEX ID SECTION KIND PARSER SOURCE ARG...: SOURCE as --list shows it; ARG the argv of a
+# cmd, the patterns of a glob or links, the path of a file.  @EXES@ and @FILES@ stand for what
+# earlier entries found (migsnap.py's EXES and FILES placeholders).
+table() {
+@@TABLE@@
+}
+STARTS_FIRST=' @@STARTS_FIRST@@ '
+FOUND_NOTHING=' @@FOUND_NOTHING@@ '  # id:codes, codes as N or N-M
+GLOB_SKIPS_LINKS=' @@GLOB_SKIPS_LINKS@@ '
+NOTES_JSON=@@NOTES_JSON@@
+LOST_JSON=@@LOST_JSON@@  # when not root, @EUID@ replaced
+NOTHING_PIDS=@@NOTHING_PIDS@@
+NOTHING_EXES=@@NOTHING_EXES@@
+NOTHING_FILES=@@NOTHING_FILES@@
+EXTRA_PATH=@@EXTRA_PATH@@
+TIMEOUT=@@DEFAULT_TIMEOUT@@
+MAX_OUTPUT=@@DEFAULT_MAX_OUTPUT@@
+JOBS=@@DEFAULT_JOBS@@
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+say() { [ -n "$QUIET" ] || printf '%s: %s\n' "$PROG" "$1" >&2; }
+trouble() { printf '%s: error: %s\n' "$PROG" "$1" >&2; cleanup; trap - EXIT; exit 2; }
+usage_error() {
+	printf 'Usage: migsnap.sh [options]\n\nmigsnap.sh: error: %s\n' "$1" >&2
+	exit 2
+}
+
+# The last ": "-separated part of a tool's first error line: strerror ("Permission denied").
+errtail() {
+	ERR=
+	[ -s "$1" ] && IFS= read -r ERR <"$1"
+	ERR=${ERR##*: }
+}
+
+# JSON strings.  Plain printable ASCII without quotes needs no awk; anything else (quotes,
+# control characters, bytes that are not UTF-8) goes through jstr, which escapes as migsnap.py's
+# json (ensure_ascii) does and spells a byte that is not UTF-8 as U+FFFD.
+AWK_JSON='
+function jinit(  i) { for (i = 1; i < 256; i++) ORD[sprintf("%c", i)] = i; HEX = "0123456789abcdef"; JINIT = 1 }
+function hex4(n) { return substr(HEX, int(n / 4096) % 16 + 1, 1) substr(HEX, int(n / 256) % 16 + 1, 1) substr(HEX, int(n / 16) % 16 + 1, 1) substr(HEX, n % 16 + 1, 1) }
+function jstr(s,   out, i, n, c, o, need, cp, j, b, ok) {
+	if (!JINIT) jinit()
+	out = "\""; n = length(s)
+	for (i = 1; i <= n; i++) {
+		c = substr(s, i, 1); o = ORD[c]
+		if (c == "\"") out = out "\\\""
+		else if (c == "\\") out = out "\\\\"
+		else if (o >= 32 && o < 127) out = out c
+		else if (o == 10) out = out "\\n"
+		else if (o == 9) out = out "\\t"
+		else if (o == 13) out = out "\\r"
+		else if (o < 128) out = out "\\u" hex4(o)
+		else {
+			need = 0
+			if (o >= 194 && o <= 223) { need = 1; cp = o - 192 }
+			else if (o >= 224 && o <= 239) { need = 2; cp = o - 224 }
+			else if (o >= 240 && o <= 244) { need = 3; cp = o - 240 }
+			ok = need > 0 && i + need <= n
+			for (j = 1; ok && j <= need; j++) {
+				b = ORD[substr(s, i + j, 1)]
+				if (b < 128 || b > 191) ok = 0; else cp = cp * 64 + b - 128
+			}
+			if (ok && ((need == 2 && (cp < 2048 || (cp >= 55296 && cp <= 57343))) || (need == 3 && (cp < 65536 || cp > 1114111)))) ok = 0
+			if (!ok) { out = out "\\ufffd"; continue }
+			i += need
+			if (cp >= 65536) { cp -= 65536; out = out "\\u" hex4(55296 + int(cp / 1024)) "\\u" hex4(56320 + cp % 1024) }
+			else out = out "\\u" hex4(cp)
+		}
+	}
+	return out "\""
+}'
+js() {
+	case $1 in
+	*[!\ -~]*|*[\"\\]*) JS=$(V=$1 awk "$AWK_JSON"' BEGIN { printf "%s", jstr(ENVIRON["V"]) }') ;;
+	*) JS="\"$1\"" ;;
+	esac
+}
+# jlist ARG...: a JSON list of strings in JL
+jlist() {
+	JL=
+	for _a in "$@"; do
+		js "$_a"
+		JL="$JL${JL:+, }$JS"
+	done
+	JL="[$JL]"
+}
+
+# A monotonic clock in hundredths of a second (/proc/uptime: no process to start), else seconds.
+now() {
+	if read -r _up _rest </proc/uptime 2>/dev/null; then
+		_c=${_up#*.}
+		NOW=$(( ${_up%.*} * 100 + ${_c#0} ))  # "12.34": two decimals, 1234 ("08" is no octal)
+	else
+		NOW=$(( $(date +%s) * 100 ))
+	fi
+}
+seconds() {  # hundredths to "s.cc"
+	SECS=$(( $1 / 100 )).$(( $1 % 100 / 10 ))$(( $1 % 10 ))
+}
+
+# which NAME: the executable PATH finds, in WHICH ("" when none); no process started.
+which_cmd() {
+	WHICH=
+	case $1 in */*) [ -x "$1" ] && WHICH=$1; return ;; esac
+	_IFS=$IFS IFS=:
+	for _d in $PATH; do
+		[ -n "$_d" ] || continue
+		if [ -f "$_d/$1" ] && [ -x "$_d/$1" ]; then WHICH=$_d/$1; break; fi
+	done
+	IFS=$_IFS
+}
+
+# Processes to kill: PID, and every process descending from it (read from /proc/*/stat).
+descendants() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+		{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); kids[f[2]] = kids[f[2]] " " $1 }
+		END { todo = root; while (todo != "") { n = split(todo, t, " "); todo = ""
+			for (i = 1; i <= n; i++) { if (seen[t[i]]++) continue; print t[i]; todo = todo " " kids[t[i]] } } }'
+}
+kill_tree() {  # PID: the command's process group (its own session, with setsid) and descendants
+	[ -n "$1" ] || return 0
+	[ -n "$SETSID" ] && kill -KILL -"$1" 2>/dev/null
+	# shellcheck disable=SC2046
+	kill -KILL $(descendants "$1") 2>/dev/null
+	return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Signals: the first INT, TERM or HUP ends the run (running command killed, work folder removed,
+# nothing written, 128 + its number); later ones are ignored so they cannot cut that short.  Once
+# the bundle is at its name, the run has succeeded: a signal then only cuts the last line short.
+# ---------------------------------------------------------------------------------------------
+W= TMPF= FINAL= PHASE=working CMD_PID= DOG= JOB=
+cleanup() {
+	if [ -n "$CMD_PID" ] || [ -n "$JOB" ]; then
+		[ -n "$W" ] && [ -s "$W/pid" ] && read -r CMD_PID <"$W/pid"
+		kill_tree "$CMD_PID"
+		[ -n "$DOG" ] && kill "$DOG" 2>/dev/null
+		[ -n "$JOB" ] && kill "$JOB" 2>/dev/null
+	fi
+	[ -n "$TMPF" ] && rm -f "$TMPF"
+	[ -n "$W" ] && rm -rf "$W"
+	TMPF= W=
+}
+on_signal() {
+	trap '' INT TERM HUP
+	if [ "$PHASE" = published ]; then exit 0; fi
+	if [ "$PHASE" = publishing ] && [ -n "$TMPF" ] && [ "$FINAL" -ef "$TMPF" ]; then
+		rm -f "$FINAL"  # put in place as the signal came: taken away again
+	fi
+	cleanup
+	if [ "$1" = 2 ]; then
+		printf '%s: interrupted; no bundle written\n' "$PROG" >&2
+	else
+		printf '%s: terminated by signal %s; no bundle written\n' "$PROG" "$1" >&2
+	fi
+	trap - EXIT  # mksh would exit with the status of an EXIT trap's last command
+	exit $((128 + $1))
+}
+trap 'on_signal 2' INT
+trap 'on_signal 15' TERM
+trap 'on_signal 1' HUP
+trap 'cleanup' EXIT  # a shell error that ends the run leaves no work folder either
+trap '' PIPE  # a progress reader that went away costs no entry (commands get it back: run_cmd)
+
+# ---------------------------------------------------------------------------------------------
+# Running: one function a kind, as migsnap.py's Runner; each sets STATUS, ERROR, EXIT, ARGV,
+# EXE, TRUNC and adds its raw files with add_file NAME ROLE PATH.
+# ---------------------------------------------------------------------------------------------
+add_file() {  # member name (under raw/), role, path or "": a manifest record, its size and
+	NFILES=$((NFILES + 1))  # hash filled in at the end
+	printf '%s\n' "$1" 2>/dev/null >>"$W/members" || rm -f "$W/writes-ok"
+	js "$1"; _n=$JS
+	if [ -n "$3" ]; then js "$3"; _p=$JS; else _p=null; fi
+	FILES_JSON="$FILES_JSON${FILES_JSON:+,}
+   {\"name\": $_n, \"path\": $_p, \"role\": \"$2\", @F$NFILES@}"
+}
+raw_path() { RAW="$W/$TOP/$1"; }
+
+# head -c N, and whether the source held more: cut to N then.  Sets CUT.
+cap_copy() {  # SRC DEST LIMIT
+	CUT=
+	head -c $(($3 + 1)) "$1" >"$2" 2>"$W/err" || return 1
+	size_of "$2"
+	if [ "$SIZE" -gt "$3" ]; then
+		CUT=1
+		head -c "$3" "$2" >"$2.cut" && mv -f "$2.cut" "$2" || rm -f "$W/writes-ok"
+	fi
+	return 0
+}
+size_of() { SIZE=$(wc -c <"$1"); SIZE=$((SIZE + 0)); }
+
+os_status() {  # from an error message's strerror, as migsnap.py's _os_error_status
+	case $ERR in
+	"No such file or directory") STATUS=absent ;;
+	"Permission denied"|"Operation not permitted") STATUS=denied ;;
+	*) STATUS=error ;;
+	esac
+}
+
+run_file() {  # PATH
+	raw_path "raw/$ID.out"
+	if [ ! -e "$1" ]; then STATUS=absent; return; fi
+	if ! cap_copy "$1" "$RAW" "$MAX_OUTPUT"; then
+		errtail "$W/err"
+		case $ERR in *"No space left"*|*"Disk quota"*) rm -f "$W/writes-ok" ;; esac
+		rm -f "$RAW"; os_status
+		[ "$STATUS" = absent ] && ERR=
+		ERROR=$ERR
+		return
+	fi
+	add_file "raw/$ID.out" file "$1"
+	if [ -n "$CUT" ]; then
+		TRUNC=true STATUS=truncated ERROR="file over $MAX_OUTPUT bytes: cut"
+	fi
+}
+
+# The folders of a glob's patterns that exist but may not be listed (not root): HIDDEN.
+unlistable() {
+	HIDDEN=
+	for _pat in "$@"; do
+		_folder=${_pat%/*}
+		_static=$_folder
+		while :; do case $_static in *[*?[]*) _static=${_static%/*} ;; *) break ;; esac; done
+		while [ -n "$_static" ] && [ "$_static" != / ] && [ ! -e "$_static" ] && [ ! -L "$_static" ]; do
+			_static=${_static%/*}
+		done
+		for _f in $_folder "$_static"; do
+			if [ -d "$_f" ] && { [ ! -r "$_f" ] || [ ! -x "$_f" ]; }; then
+				case " $HIDDEN, " in *" $_f, "*) ;; *) HIDDEN="$HIDDEN${HIDDEN:+, }$_f" ;; esac
+			fi
+		done
+	done
+}
+
+CTL=$(printf '\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037\177')
+
+run_glob() {  # PATTERN...
+	unlistable "$@"
+	: >"$W/paths"
+	_seen=
+	_lastdir= _real=
+	for _pat in "$@"; do
+		for _p in $_pat; do
+			[ -e "$_p" ] || [ -L "$_p" ] || continue
+			case " $GLOB_SKIPS_LINKS " in *" $ID "*) [ -L "$_p" ] && continue ;; esac
+			[ -f "$_p" ] || continue
+			case $_p in *["$CTL"]*) continue ;; esac  # no control character in a member's name
+			_dir=${_p%/*}
+			if [ "$_dir" != "$_lastdir" ]; then
+				_lastdir=$_dir
+				_real=$(cd -P -- "${_dir:-/}" 2>/dev/null && pwd -P)
+			fi
+			_where="$_real/${_p##*/}"  # /var/run/x.pid and /run/x.pid: one file, read once
+			case $_seen in *"
+$_where
+"*) continue ;; esac
+			_seen="$_seen
+$_where
+"
+			printf '%s\n' "$_p" >>"$W/paths"
+		done
+	done
+	# names that are not UTF-8 cannot name a member (migsnap.py's _member_safe)
+	awk "$AWK_JSON"' index(jstr($0), "\\ufffd") == 0' "$W/paths" >"$W/paths.ok"
+	if [ -n "$HIDDEN" ]; then STATUS=denied ERROR="cannot list $HIDDEN: permission denied"; fi
+	if [ ! -s "$W/paths.ok" ]; then
+		[ -n "$HIDDEN" ] || STATUS=absent
+		return
+	fi
+	_budget=$MAX_OUTPUT
+	_last=$(tail -n 1 "$W/paths.ok")
+	while IFS= read -r _p; do
+		raw_path "raw/$ID$_p"
+		_dir=${RAW%/*}
+		[ -d "$_dir" ] || mkdir -p "$_dir" || rm -f "$W/writes-ok"
+		if ! cap_copy "$_p" "$RAW" "$_budget"; then
+			errtail "$W/err"
+			case $ERR in *"No space left"*|*"Disk quota"*) rm -f "$W/writes-ok" ;; esac
+			rm -f "$RAW"
+			STATUS=partial
+			ERROR="$ERROR${ERROR:+; }$_p: $ERR"
+			continue
+		fi
+		[ -n "$CUT" ] && TRUNC=true
+		add_file "raw/$ID$_p" file "$_p"
+		_budget=$((_budget - SIZE))
+		[ -n "$CUT" ] && _budget=0
+		if [ "$_budget" -le 0 ]; then
+			[ "$_p" != "$_last" ] && TRUNC=true
+			break
+		fi
+	done <"$W/paths.ok"
+	if [ "$TRUNC" = true ]; then
+		if [ "$STATUS" = ok ]; then
+			STATUS=truncated ERROR="files over $MAX_OUTPUT bytes in all: cut"
+		else
+			ERROR="$ERROR; files over $MAX_OUTPUT bytes in all: cut"
+		fi
+	fi
+}
+
+# link target: readlink where there is one, else what ls -l shows after "-> "
+readlink_to() {  # PATH DEST(appended)
+	if [ -n "$READLINK" ]; then
+		readlink "$1" >>"$2" 2>"$W/err"
+	else
+		LC_ALL=C ls -ld "$1" 2>"$W/err" | sed 's/^.* -> //' >>"$2"
+	fi
+}
+
+run_links() {  # PATTERN...
+	raw_path "raw/$ID.out"
+	: >"$RAW"
+	for _pat in "$@"; do
+		for _p in $_pat; do
+			if [ -L "$_p" ]; then
+				printf '%s\tlink\t' "$_p" >>"$RAW"
+				readlink_to "$_p" "$RAW" || printf '\n' >>"$RAW"
+			elif [ -d "$_p" ]; then
+				printf '%s\tdir\t\n' "$_p" >>"$RAW"
+			elif [ -e "$_p" ]; then
+				printf '%s\tfile\t\n' "$_p" >>"$RAW"
+			fi
+		done
+	done
+	if [ ! -s "$RAW" ]; then STATUS=absent; rm -f "$RAW"; return; fi
+	add_file "raw/$ID.out" stdout ""
+}
+
+# The procs entry: for each pid (and then its parents), "pid<TAB>field<TAB>value" lines as
+# migsnap.py's _read_procs writes them: exe, comm, ppid, cgroup lines, one arg line per
+# argument (backslash, tab and newline escaped).
+proc_facts() {  # PID DEST
+	_b=/proc/$1
+	: >"$W/lnk"
+	if readlink_to "$_b/exe" "$W/lnk" && [ -s "$W/lnk" ]; then
+		printf '%s\texe\t' "$1" >>"$2"
+		cat "$W/lnk" >>"$2"
+	else  # not root: other users' processes hide their executable; or the process is gone
+		if [ ! -d "$_b" ]; then _e="No such file or directory"
+		elif [ "$MY_EUID" != 0 ]; then _e="Permission denied"
+		else _e="No such file or directory"; fi
+		printf '%s\terror\texe: %s\n' "$1" "$_e" >>"$2"
+	fi
+	PPID_OF=
+	for _name in comm stat cgroup cmdline; do
+		if [ ! -r "$_b/$_name" ] || ! head -c 65536 "$_b/$_name" >"$W/pf" 2>/dev/null; then
+			if [ -d "$_b" ]; then _e="Permission denied"; else _e="No such file or directory"; fi
+			printf '%s\terror\t%s: %s\n' "$1" "$_name" "$_e" >>"$2"
+			continue
+		fi
+		case $_name in
+		comm) awk -v pid="$1" '{ t = t (NR > 1 ? "\n" : "") $0 } END { gsub(/^[ \t\r\n\f\v]+|[ \t\r\n\f\v]+$/, "", t); print pid "\tcomm\t" t }' "$W/pf" >>"$2" ;;
+		stat)
+			PPID_OF=$(tr '\n' ' ' <"$W/pf" | sed 's/.*)//' | awk '{ print $2 }')
+			printf '%s\tppid\t%s\n' "$1" "$PPID_OF" >>"$2" ;;
+		cgroup) awk -v pid="$1" '{ print pid "\tcgroup\t" $0 }' "$W/pf" >>"$2" ;;
+		cmdline)  # NUL-separated; a newline inside an argument travels as \001 meanwhile
+			tr '\n\000' '\001\n' <"$W/pf" | awk -v pid="$1" '
+				{ a[++n] = $0 }
+				END { while (n > 0 && a[n] == "") n--
+					for (i = 1; i <= n && i <= 64; i++) { s = substr(a[i], 1, 4096)
+						gsub(/\\/, "\\\\", s); gsub(/\t/, "\\t", s); gsub(/\001/, "\\n", s)
+						print pid "\targ\t" s } }' >>"$2" ;;
+		esac
+	done
+}
+
+run_procs() {
+	raw_path "raw/$ID.out"
+	: >"$RAW"
+	_todo=$(cat "$W/pids")
+	_seen=' '
+	_count=0
+	while [ -n "$_todo" ]; do
+		set -- $_todo
+		_pid=$1; shift; _todo=$*
+		case $_seen in *" $_pid "*) continue ;; esac
+		[ "$_pid" -gt 1 ] && [ "$_count" -lt 4096 ] || continue
+		_seen="$_seen$_pid "
+		_count=$((_count + 1))
+		proc_facts "$_pid" "$RAW"
+		case $PPID_OF in ''|*[!0-9]*) ;; *) _todo="$_todo $PPID_OF" ;; esac
+	done
+	[ -s "$RAW" ] || printf '\n' >"$RAW"  # no process: one empty line, as migsnap.py
+	add_file "raw/$ID.out" stdout ""
+}
+
+# A command: in its own session (setsid, where there is one), stdin /dev/null, stdout and
+# stderr each kept to MAX_OUTPUT bytes (head), killed with its children at TIMEOUT by a
+# watchdog; the wrapper waits for the command itself, so one that closed its pipes and hangs
+# is killed at the deadline all the same.
+run_cmd() {  # ARGV...
+	which_cmd "$1"
+	if [ -z "$WHICH" ]; then STATUS=missing ERROR="$1: command not found"; return; fi
+	EXE=$WHICH
+	shift
+	raw_path "raw/$ID.out"; _out=$RAW
+	raw_path "raw/$ID.err"; _err=$RAW
+	rm -f "$W/pid" "$W/rc" "$W/timedout"
+	(
+		trap - PIPE
+		{
+			{
+				$SETSID "$EXE" "$@" </dev/null 2>&1 >&3 3>&- &
+				echo $! >"$W/pid"
+				wait $!
+				echo $? >"$W/rc"
+			} | { head -c $((MAX_OUTPUT + 1)) >"$_err" 3>&- || rm -f "$W/writes-ok"; }
+		} 3>&1 | { head -c $((MAX_OUTPUT + 1)) >"$_out" || rm -f "$W/writes-ok"; }
+	) </dev/null >/dev/null 2>&1 &
+	JOB=$!
+	(
+		trap 'kill $_s 2>/dev/null; exit 0' TERM
+		sleep "$TIMEOUT" 2>/dev/null & _s=$!
+		wait $_s || { sleep "$TIMEOUT_CEIL" & _s=$!; wait $_s; }  # a sleep without fractions
+		: >"$W/timedout"
+		_c=
+		[ -s "$W/pid" ] && read -r _c <"$W/pid"
+		kill_tree "$_c"
+	) </dev/null >/dev/null 2>&1 &
+	DOG=$!
+	wait $JOB
+	kill "$DOG" 2>/dev/null
+	wait "$DOG" 2>/dev/null
+	JOB= DOG=
+	EXIT=
+	[ -s "$W/rc" ] && read -r EXIT <"$W/rc"
+	[ -n "$EXIT" ] || EXIT=-9
+	size_of "$_out"; _so=$SIZE
+	size_of "$_err"; _se=$SIZE
+	_cut=
+	for _f in "$_out" "$_err"; do
+		size_of "$_f"
+		if [ "$SIZE" -gt "$MAX_OUTPUT" ]; then
+			_cut=1
+			head -c "$MAX_OUTPUT" "$_f" >"$_f.cut" && mv -f "$_f.cut" "$_f" || rm -f "$W/writes-ok"
+		fi
+	done
+	if [ -n "$_cut" ] || [ -f "$W/timedout" ]; then
+		kill_tree "$(cat "$W/pid" 2>/dev/null)"  # stopped early: the whole group goes
+		[ "$EXIT" -gt 128 ] && EXIT=$((128 - EXIT))  # killed by a signal: -N, as Python says it
+	fi
+	if [ -n "$_cut" ]; then
+		TRUNC=true STATUS=truncated ERROR="output over $MAX_OUTPUT bytes: command killed, output cut"
+	elif [ -f "$W/timedout" ]; then
+		STATUS=timeout ERROR="killed after ${TIMEOUT_G}s"
+	elif [ "$EXIT" = 127 ] && [ "$_so" = 0 ]; then
+		STATUS=missing
+	elif [ "$EXIT" != 0 ] && ! found_nothing "$EXIT"; then
+		STATUS=failed
+	fi
+	add_file "raw/$ID.out" stdout ""
+	add_file "raw/$ID.err" stderr ""
+}
+
+found_nothing() {  # EXIT: whether this entry's exit code means "found nothing"
+	case $FOUND_NOTHING in *" $ID:"*) ;; *) return 1 ;; esac
+	_codes=${FOUND_NOTHING#* "$ID":}
+	_codes=${_codes%% *}
+	_IFS=$IFS IFS=,
+	for _c in $_codes; do
+		case $_c in
+		*-*) [ "$1" -ge "${_c%-*}" ] && [ "$1" -le "${_c#*-}" ] && { IFS=$_IFS; return 0; } ;;
+		*) [ "$1" = "$_c" ] && { IFS=$_IFS; return 0; } ;;
+		esac
+	done
+	IFS=$_IFS
+	return 1
+}
+
+# expand ARG...: migsnap.py's expand_argv into "$W/argv", one argument a line: @EXES@ and
+# @FILES@ become what earlier entries found; an argument with * or [ that starts with / is
+# globbed (kept as it is when nothing matches).
+expand_args() {
+	: >"$W/argv"
+	_first=1
+	for _a in "$@"; do
+		case $_a in
+		@EXES@) cat "$W/exes" >>"$W/argv" ;;
+		@FILES@) cat "$W/files" >>"$W/argv" ;;
+		/*\**|/*\[*)
+			if [ -z "$_first" ]; then
+				_any=
+				for _m in $_a; do
+					[ -e "$_m" ] || [ -L "$_m" ] || continue
+					_any=1; printf '%s\n' "$_m" >>"$W/argv"
+				done
+				[ -n "$_any" ] || printf '%s\n' "$_a" >>"$W/argv"
+			else printf '%s\n' "$_a" >>"$W/argv"; fi ;;
+		*) printf '%s\n' "$_a" >>"$W/argv" ;;
+		esac
+		_first=
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# What the dependent entries work on (migsnap.py's derive_inputs, without its parsers)
+# ---------------------------------------------------------------------------------------------
+is_complete() {  # ID: whether the entry ran to a complete, non-empty output (ok or failed)
+	[ -s "$W/st/$1" ] || return 1
+	read -r _st <"$W/st/$1"
+	case $_st in ok|failed) ;; *) return 1 ;; esac
+	[ -s "$W/$TOP/raw/$1.out" ]
+}
+
+# PIDS: the processes holding the sockets the socket listings show as listening (ss or netstat:
+# TCP, UDP and named unix sockets; lsof: TCP and UDP), and those holding the connections ss -ntup
+# shows: the socket inodes of /proc/net/*, found among the /proc/<pid>/fd links.
+derive_pids() {
+	_kinds=
+	if is_complete ss-nlpaxtudw || is_complete netstat-nlp; then _kinds="listen unix"
+	elif is_complete lsof-nPi; then _kinds=listen; fi
+	is_complete ss-ntup && _kinds="$_kinds conn"
+	: >"$W/pids"
+	[ -n "$_kinds" ] || return 0
+	{
+		for _f in tcp tcp6 udp udp6 unix; do
+			[ -r "/proc/net/$_f" ] || continue
+			awk -v f="$_f" -v kinds=" $_kinds " '
+				function want(k) { return index(kinds, " " k " ") > 0 }
+				FNR == 1 { next }
+				f ~ /^tcp/ && $4 == "0A" && want("listen") { print "I " $10; next }
+				f ~ /^tcp/ && $4 ~ /^(01|02|04|05|08|09|0B)$/ && want("conn") { print "I " $10; next }
+				f ~ /^udp/ && $4 == "07" && want("listen") && $3 ~ /:0000$/ && $2 !~ /:0000$/ { print "I " $10; next }
+				f ~ /^udp/ && $4 == "01" && want("conn") { print "I " $10; next }
+				f == "unix" && want("unix") && NF >= 8 && ($5 == "0001" || $5 == "0005") && $4 == "00010000" { print "I " $7 }
+			' "/proc/net/$_f"
+		done
+		ls -l /proc/[0-9]*/fd 2>/dev/null
+	} | awk '
+		$1 == "I" { want[$2] = 1; next }
+		/^\/proc\/[0-9]+\/fd\/?:$/ { split($0, p, "/"); pid = p[3]; next }
+		/ -> socket:\[[0-9]+\]$/ { s = $NF; gsub(/[^0-9]/, "", s); if (s in want) print pid }
+	' | sort -n -u >"$W/pids"
+}
+
+# EXES: the executables listen-procs read, with their other name on a merged /usr.
+derive_exes() {
+	: >"$W/exes"
+	is_complete listen-procs || return 0
+	awk -F '\t' '$2 == "exe" && $3 != "" {
+		e = $3; sub(/ \(deleted\)$/, "", e); if (e == "") next
+		print e
+		n = split("/bin/ /sbin/ /lib/ /lib64/", s, " ")
+		for (i = 1; i <= n; i++) {
+			if (index(e, "/usr" s[i]) == 1) print substr(e, 5)
+			else if (index(e, s[i]) == 1) print "/usr" e
+		}
+	}' "$W/$TOP/raw/listen-procs.out" | sort -u >"$W/exes"
+}
+
+# FILES: unit files, init scripts, Upstart jobs, cron files with a job and cron scripts (the
+# files migsnap.py's workload_files takes from the parsed entries).
+derive_files() {
+	{
+		for _id in systemd-local init-scripts cron-files upstart-jobs; do
+			[ -s "$W/st/$_id" ] && read -r _st <"$W/st/$_id" || continue
+			case $_st in ok|failed) ;; *) continue ;; esac
+			[ -d "$W/$TOP/raw/$_id" ] || continue
+			_pre="raw/$_id"
+			grep "^$_pre/" "$W/members" | while IFS= read -r _m; do
+				_path=${_m#"$_pre"}
+				case $_id in
+				init-scripts)
+					_n=${_path##*/}
+					case $_n in README|skeleton|functions|rc|rcS|.*|*.dpkg-*|*.rpmnew|*.rpmsave|*~) continue ;; esac ;;
+				cron-files)  # a file with at least one job line
+					awk -v anacron="$([ "${_path##*/}" = anacrontab ] && echo 1)" '
+						{ s = $0; gsub(/^[ \t\r\f\v]+|[ \t\r\f\v]+$/, "", s) }
+						s == "" || s ~ /^#/ || s ~ /^[A-Za-z_][A-Za-z0-9_]*[ \t]*=/ { next }
+						anacron { n = split(s, w, /[ \t]+/); if (n >= 4 && w[1] ~ /^([0-9]+|@[A-Za-z0-9_]+)$/ && w[2] ~ /^[0-9]+$/) { found = 1; exit } next }
+						{ n = split(s, w, /[ \t]+/)
+						  if (w[1] ~ /^@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)$/) { if (n >= 3) { found = 1; exit } next }
+						  if (n >= 7 && w[1] w[2] w[3] w[4] w[5] ~ /^[0-9*\/,A-Za-z-]+$/) { found = 1; exit } }
+						END { exit !found }' "$W/$TOP/$_m" || continue ;;
+				esac
+				printf '%s\n' "$_path"
+			done
+		done
+		if is_complete cron-scripts; then
+			awk -F '\t' '$2 == "file" { n = split($1, p, "/"); if (n >= 3 && p[n] != ".placeholder") print $1 }' \
+				"$W/$TOP/raw/cron-scripts.out"
+		fi
+	} | sort -u >"$W/files"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+# row, while running: the entries of this stage, each run once; their manifest record written.
+run_row() {
+	IDX=$1 ID=$2 SECTION=$3 KIND=$4 PARSER=$5 SOURCE=$6
+	shift 6
+	case " $DONE " in *" $ID "*) return ;; esac
+	case " $SKIP " in *" $ID "*) return ;; esac
+	NEED=
+	case $KIND in procs) NEED=pids ;; cmd) case " $* " in *" @EXES@ "*) NEED=exes ;; *" @FILES@ "*) NEED=files ;; esac ;; esac
+	case $STAGE in
+	first) [ -z "$NEED" ] || return; case " $STARTS_FIRST " in *" $ID "*) ;; *) return ;; esac ;;
+	plain) [ -z "$NEED" ] || return ;;
+	pids) [ "$NEED" = pids ] || return ;;
+	last) [ "$NEED" = exes ] || [ "$NEED" = files ] || return ;;
+	esac
+	DONE="$DONE $ID"
+	STATUS=ok ERROR= EXIT= EXE= TRUNC=false ARGV_JSON=null FILES_JSON=
+	now; _t0=$NOW
+	if [ -n "$NEED" ] && [ ! -s "$W/$NEED" ]; then
+		STATUS=skipped
+		case $NEED in pids) ERROR=$NOTHING_PIDS ;; exes) ERROR=$NOTHING_EXES ;; files) ERROR=$NOTHING_FILES ;; esac
+	else
+		case $KIND in
+		cmd)
+			expand_args "$@"
+			set --
+			while IFS= read -r _a; do set -- "$@" "$_a"; done <"$W/argv"
+			jlist "$@"; ARGV_JSON=$JL
+			run_cmd "$@" ;;
+		file) run_file "$1" ;;
+		glob) run_glob "$@" ;;
+		links) run_links "$@" ;;
+		procs) run_procs ;;
+		esac
+	fi
+	now
+	seconds $((NOW - _t0)); _dur=$SECS
+	printf '%s\n' "$STATUS" 2>/dev/null >"$W/st/$ID" || rm -f "$W/writes-ok"
+	record
+	disk_ok
+	COUNT=$((COUNT + 1))
+	_extra=
+	[ -n "$ERROR" ] && [ "$STATUS" != missing ] && _extra=": $ERROR"
+	if [ "$STATUS" = failed ]; then
+		_first=
+		[ -s "$W/$TOP/raw/$ID.err" ] && IFS= read -r _first <"$W/$TOP/raw/$ID.err"
+		_first=${_first#"${_first%%[! 	]*}"}
+		_extra=": exit $EXIT${_first:+, }$(printf '%.100s' "$_first")"
+	fi
+	say "$(printf '[%2d/%d] %-30s %s%s (%s s)' "$COUNT" "$TODO" "$ID" "$STATUS" "$_extra" "$_dur")"
+}
+
+# The manifest record of the entry just run (or skipped), as migsnap.py's manifest_entry.
+record() {
+	js "$SOURCE"; _src=$JS
+	if [ -n "$ERROR" ]; then js "$ERROR"; _e=$JS; else _e=null; fi
+	if [ -n "$EXE" ]; then js "$EXE"; _x=$JS; else _x=null; fi
+	printf '  {\n   "argv": %s,\n   "duration": %s,\n   "error": %s,\n   "executable": %s,\n   "exit_code": %s,\n   "files": [%s%s],\n   "id": "%s",\n   "kind": "%s",\n   "parse_error": null,\n   "parser": "%s",\n   "section": "%s",\n   "source": %s,\n   "status": "%s",\n   "truncated": %s,\n   "warnings": null\n  }' \
+		"$ARGV_JSON" "${_dur:-0}" "$_e" "$_x" "${EXIT:-null}" "$FILES_JSON" "${FILES_JSON:+
+  }" "$ID" "$KIND" "$PARSER" "$SECTION" "$_src" "$STATUS" "$TRUNC" 2>/dev/null >"$W/rec/$IDX" || rm -f "$W/writes-ok"
+}
+
+# A write that failed (a full disk) ends the run at once, nothing written: strerror from a probe
+# whose message stays in memory, as the disk may not take even that.
+disk_ok() {
+	[ -f "$W/writes-ok" ] && return 0
+	_e=$(head -c 65536 /dev/zero 2>&1 >"$W/probe")
+	rm -f "$W/probe"
+	trouble "writing $FINAL: ${_e:+${_e##*: }}${_e:-a file of the bundle could not be written in full}"
+}
+
+skip_row() {  # --skip: recorded, not run
+	IDX=$1 ID=$2 SECTION=$3 KIND=$4 PARSER=$5 SOURCE=$6
+	case " $SKIP " in *" $ID "*) ;; *) return ;; esac
+	STATUS=skipped ERROR=--skip EXIT= EXE= TRUNC=false ARGV_JSON=null FILES_JSON= _dur=0.0
+	printf 'skipped\n' >"$W/st/$ID"
+	record
+}
+count_row() { case " $SKIP " in *" $2 "*) ;; *) TODO=$((TODO + 1)) ;; esac; }
+id_row() { IDS="$IDS $2"; }
+list_row() { printf '%s\t%s\t%s\t%s\t%s\n' "$2" "$3" "$4" "$5" "$6"; }
+
+list_table() {
+	{ printf 'ID\tSECTION\tKIND\tPARSER\tSOURCE\n'; table; } | awk -F '\t' '
+		{ for (i = 1; i <= 4; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } s[NR] = $5 }
+		END { for (r = 1; r <= NR; r++) { line = ""; for (i = 1; i <= 4; i++) line = line sprintf("%-" w[i] "s", c[r, i]) "  "; print line s[r] } }'
+}
+
+usage() {
+	cat <<EOF
+Usage: migsnap.sh [options]
+
+Read-only snapshot of this host for migration planning: runs the listing commands in the
+capture table (see --list), and writes one .tgz bundle with their raw output and manifest.json
+(no parsed JSON: \`migdiff complete\` adds it on the analyst's machine). Exit status: 0 bundle
+written, 2 trouble (nothing written), 130/143/129 interrupted (nothing written).
+
+Options:
+  --version             show program's version number and exit
+  -h, --help            show this help message and exit
+  -l, --list            print the capture table and run nothing
+  -o PATH, --output=PATH
+                        bundle file, or directory to write migsnap-<host>-<time>.tgz in
+                        (default: .); an existing file is never replaced
+  --timeout=SECONDS     kill a command (and its children) after this long (default $TIMEOUT)
+  --max-output=BYTES    keep at most this much output per command or file (default $MAX_OUTPUT)
+  -j N, --jobs=N        accepted for migsnap.py's sake; this collector runs one command at a time
+  --skip=ID             do not run this entry (repeat, or comma-separated)
+  -q, --quiet           no progress lines; print the bundle's name on stdout
+  --sign-key-file=FILE  sign the bundle: an HMAC-SHA256 of manifest.json with the site key in
+                        FILE (at least 8 bytes), written as signature.json (needs openssl)
+  --redact              not here: redact on the analyst's machine with \`migdiff redact\`
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------------------------
+QUIET= LIST= OUTPUT= SKIP= SIGN_KEY_FILE=
+case $0 in /*) ARGV0=$0 ;; *) ARGV0=$PWD/$0 ;; esac  # hashed at the end, from another folder
+jlist "$0" "$@"; ARGV_ALL=$JL
+need_value() { [ $# -ge 2 ] || usage_error "$1 option requires 1 argument"; }
+while [ $# -gt 0 ]; do
+	_o=$1 _v=
+	case $_o in --*=*) _v=${_o#*=}; _o=${_o%%=*}; shift; set -- "$_o" "$_v" "$@" ;; esac
+	case $_o in
+	-h|--help) usage; exit 0 ;;
+	--version) printf 'migsnap.sh %s (bundle format %s)\n' "$VERSION" "$FORMAT_VERSION"; exit 0 ;;
+	-l|--list) LIST=1 ;;
+	-q|--quiet) QUIET=1 ;;
+	-o|--output) need_value "$@"; OUTPUT=$2; shift ;;
+	-o?*) OUTPUT=${_o#-o} ;;
+	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
+	--max-output) need_value "$@"; MAX_OUTPUT=$2; shift ;;
+	-j|--jobs) need_value "$@"; JOBS=$2; shift ;;
+	-j?*) JOBS=${_o#-j} ;;
+	--skip) need_value "$@"; SKIP="$SKIP $(printf '%s' "$2" | tr ',' ' ')"; shift ;;
+	--sign-key-file) need_value "$@"; SIGN_KEY_FILE=$2; shift ;;
+	--redact|--redact-key|--redact-key-file)
+		printf '%s: error: %s is not in migsnap.sh: redact the bundle on the analyst'"'"'s machine with `migdiff redact`\n' "$PROG" "$_o" >&2
+		exit 2 ;;
+	-*) usage_error "no such option: $_o" ;;
+	*) usage_error "unexpected argument: $_o" ;;
+	esac
+	shift
+done
+
+if [ -n "$LIST" ]; then
+	row() { list_row "$@"; }
+	list_table
+	exit 0
+fi
+case $TIMEOUT in
+''|*[!0-9.]*|*.*.*|.) usage_error "--timeout must be a positive number of seconds, not $TIMEOUT" ;;
+esac
+if ! awk -v t="$TIMEOUT" 'BEGIN { exit !(t + 0 > 0) }'; then
+	usage_error "--timeout must be a positive number of seconds, not $TIMEOUT"
+fi
+case $MAX_OUTPUT in ''|*[!0-9]*) usage_error "option --max-output: invalid integer value: '$MAX_OUTPUT'" ;; esac
+[ "$MAX_OUTPUT" -gt 0 ] 2>/dev/null || usage_error "--max-output must be a positive number of bytes"
+case $JOBS in ''|*[!0-9]*) usage_error "option --jobs: invalid integer value: '$JOBS'" ;; esac
+[ "$JOBS" -gt 0 ] || usage_error "--jobs must be a positive number"
+TIMEOUT_G=$(awk -v t="$TIMEOUT" 'BEGIN { printf "%g", t }')
+TIMEOUT_JSON=$(awk -v t="$TIMEOUT" 'BEGIN { if (t == int(t)) printf "%d.0", t; else printf "%.15g", t }')
+TIMEOUT_CEIL=$(awk -v t="$TIMEOUT" 'BEGIN { printf "%d", (t == int(t)) ? t : int(t) + 1 }')
+IDS=
+row() { id_row "$@"; }
+table
+_unknown=
+for _s in $SKIP; do case " $IDS " in *" $_s "*) ;; *) _unknown="$_unknown${_unknown:+, }$_s" ;; esac; done
+[ -z "$_unknown" ] || usage_error "--skip: no such entry: $_unknown (see --list)"
+SKIP_JSON=$(printf '%s\n' $SKIP | awk 'NF { printf "%s\"%s\"", (n++ ? ", " : ""), $0 }')
+
+# The site key, as migsnap.py's read_key_file: its bytes without the whitespace around them.
+if [ -n "$SIGN_KEY_FILE" ]; then
+	command -v openssl >/dev/null 2>&1 || {
+		printf '%s: error: --sign-key-file needs openssl, which this host lacks: sign with migsnap.py elsewhere\n' "$PROG" >&2; exit 2; }
+		if [ ! -r "$SIGN_KEY_FILE" ] || ! head -c 1 "$SIGN_KEY_FILE" >/dev/null 2>&1; then
+		ERR=$(head -c 1 "$SIGN_KEY_FILE" 2>&1 >/dev/null); ERR=${ERR##*: }
+		printf '%s: error: --sign-key-file %s: %s\n' "$PROG" "$SIGN_KEY_FILE" "${ERR:-cannot read it}" >&2; exit 2
+	fi
+	SIGN_HEX=$(od -An -v -tx1 "$SIGN_KEY_FILE" | awk '
+		{ for (i = 1; i <= NF; i++) h[++n] = $i }
+		END { s = 1; while (s <= n && h[s] ~ /^(20|09|0a|0d|0b|0c)$/) s++
+			e = n; while (e >= s && h[e] ~ /^(20|09|0a|0d|0b|0c)$/) e--
+			if (n > 65536) { print "over"; exit } for (i = s; i <= e; i++) printf "%s", h[i]; print "" }')
+	case $SIGN_HEX in over) printf '%s: error: --sign-key-file %s: over 65536 bytes, not a key file\n' "$PROG" "$SIGN_KEY_FILE" >&2; exit 2 ;; esac
+	if [ ${#SIGN_HEX} -lt 16 ]; then
+		printf '%s: error: --sign-key-file %s: the key must be at least 8 bytes (it has %d)\n' "$PROG" "$SIGN_KEY_FILE" $((${#SIGN_HEX} / 2)) >&2; exit 2
+	fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The environment every command runs in (migsnap.py's command_env)
+# ---------------------------------------------------------------------------------------------
+_p=
+_IFS=$IFS IFS=:
+for _d in $PATH; do [ -n "$_d" ] && _p="$_p${_p:+:}$_d"; done
+for _d in $EXTRA_PATH; do case ":$_p:" in *":$_d:"*) ;; *) _p="$_p${_p:+:}$_d" ;; esac; done
+IFS=$_IFS
+PATH=$_p COLUMNS=512 TERM=dumb PAGER=cat SYSTEMD_PAGER= SYSTEMD_COLORS=0 SYSTEMD_LESS=
+export PATH COLUMNS TERM PAGER SYSTEMD_PAGER SYSTEMD_COLORS SYSTEMD_LESS
+SETSID=
+command -v setsid >/dev/null 2>&1 && SETSID=setsid
+READLINK=
+command -v readlink >/dev/null 2>&1 && READLINK=readlink
+
+# Hashes: sha256sum, openssl or busybox, checked on empty input; none: the manifest says so.
+EMPTY_SHA=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+HASH_TOOL= HASH_CMD=
+for _t in sha256sum openssl busybox; do
+	command -v $_t >/dev/null 2>&1 || continue
+	case $_t in
+	sha256sum) _h=$(printf '' | sha256sum 2>/dev/null) ;;
+	openssl) _h=$(printf '' | openssl dgst -sha256 -r 2>/dev/null) ;;
+	busybox) _h=$(printf '' | busybox sha256sum 2>/dev/null) ;;
+	esac
+	case $_h in "$EMPTY_SHA"*) ;; *) continue ;; esac
+	HASH_CMD=$_t HASH_TOOL=$_t
+	case $_t in
+	openssl) HASH_CMD="openssl dgst -sha256 -r" ;;
+	busybox) HASH_CMD="busybox sha256sum" HASH_TOOL="busybox sha256sum" ;;
+	sha256sum)  # busybox's applet under that name says so
+		which_cmd sha256sum  # (busybox sh's command -v names its applets without a path)
+		_r=$(readlink -f "$WHICH" 2>/dev/null)
+		case ${_r##*/} in busybox|'') HASH_TOOL="busybox sha256sum" ;; esac ;;
+	esac
+	break
+done
+
+# ---------------------------------------------------------------------------------------------
+# Where the bundle goes
+# ---------------------------------------------------------------------------------------------
+now; T0=$NOW
+set -- $(date -u '+%s %Y%m%dT%H%M%SZ %Y-%m-%dT%H:%M:%SZ')
+STAMP=$2 STARTED_AT=$3
+# the kernel's name of the host (socket.gethostname's), read without starting a command
+HOST=
+{ IFS= read -r HOST </proc/sys/kernel/hostname; } 2>/dev/null || HOST=$(uname -n 2>/dev/null)
+# migsnap-<host>-<stamp>: letters, digits, '.', '_' and '-' only; a character that is no ASCII
+# letter (a UTF-8 sequence, or a byte that is not UTF-8) becomes one '_'
+SAFE_HOST=$(V=$HOST awk "$AWK_JSON"' BEGIN { s = jstr(ENVIRON["V"]); s = substr(s, 2, length(s) - 2)
+	gsub(/\\u[0-9a-f][0-9a-f][0-9a-f][0-9a-f]|\\./, "_", s); gsub(/[^A-Za-z0-9._-]/, "_", s); print s }')
+TOP=migsnap-${SAFE_HOST:-host}-$STAMP
+NAME=$TOP.tgz
+if [ -z "$OUTPUT" ]; then
+	OUTDIR=$PWD
+elif [ -d "$OUTPUT" ] || case $OUTPUT in */) true ;; *) false ;; esac; then
+	OUTDIR=${OUTPUT%/}; OUTDIR=${OUTDIR:-/}
+else
+	case $OUTPUT in */*) OUTDIR=${OUTPUT%/*}; OUTDIR=${OUTDIR:-/}; NAME=${OUTPUT##*/} ;; *) OUTDIR=.; NAME=$OUTPUT ;; esac
+	case $NAME in *.tgz) TOP=${NAME%.tgz} ;; *) TOP=$NAME ;; esac
+fi
+case $OUTDIR in /*) ;; .) OUTDIR=$PWD ;; *) OUTDIR=$PWD/$OUTDIR ;; esac
+FINAL=${OUTDIR%/}/$NAME
+if [ -e "$FINAL" ] || [ -L "$FINAL" ]; then
+	printf '%s: error: %s already exists; not overwriting it\n' "$PROG" "$FINAL" >&2; exit 2
+fi
+# the work folder, in the output folder: proves it writable before any time is spent
+_n=0
+while :; do
+	_w=${OUTDIR%/}/.migsnap-$$-$_n.d
+	if _e=$(mkdir "$_w" 2>&1); then W=$_w; break; fi
+	if [ -e "$_w" ] && [ $_n -lt 50 ]; then _n=$((_n + 1)); continue; fi
+	printf '%s: error: cannot write in %s: %s\n' "$PROG" "$OUTDIR" "${_e##*: }" >&2; exit 2
+done
+TMPF=$W.tgz.part
+mkdir "$W/$TOP" "$W/$TOP/raw" "$W/rec" "$W/st" || trouble "cannot write in $OUTDIR"
+: >"$W/members"
+printf 'ok\n' >"$W/writes-ok"  # removed by any write that fails (a full disk)
+
+# ---------------------------------------------------------------------------------------------
+# Run the table: plain entries (those that take long first), then the procs entry on PIDS,
+# then the package queries on EXES and FILES.
+# ---------------------------------------------------------------------------------------------
+MY_EUID=$(id -u) RUID=$(id -ru 2>/dev/null || id -u)
+TODO=0
+row() { count_row "$@"; }
+table
+COUNT=0 DONE= NFILES=0
+row() { run_row "$@"; }
+STAGE=first; table
+STAGE=plain; table
+derive_pids
+derive_files
+STAGE=pids; table
+derive_exes
+STAGE=last; table
+row() { skip_row "$@"; }
+table
+
+# ---------------------------------------------------------------------------------------------
+# The manifest: sizes and sha256 of the raw files filled in, then the tarball.
+# ---------------------------------------------------------------------------------------------
+SELF_SHA=null
+set --
+while IFS= read -r _m; do set -- "$@" "$_m"; done <"$W/members"
+cd "$W/$TOP" || trouble "cannot enter $W"
+: >"$W/sizes"; : >"$W/hashes"
+if [ $# -gt 0 ]; then
+	wc -c "$@" | awk '{ print $1 }' | head -n $# >"$W/sizes" || rm -f "$W/writes-ok"
+	if [ -n "$HASH_CMD" ]; then
+		$HASH_CMD "$@" | sed 's/^\\//' | awk '{ print $1 }' >"$W/hashes" || rm -f "$W/writes-ok"
+	fi
+fi
+cd / || :
+if [ -n "$HASH_CMD" ] && [ -f "$ARGV0" ]; then
+	_h=$($HASH_CMD "$ARGV0" 2>/dev/null | sed 's/^\\//' | awk '{ print $1 }')
+	[ -n "$_h" ] && SELF_SHA="\"$_h\""
+fi
+SHELL_EXE=$(readlink /proc/$$/exe 2>/dev/null)
+case ${SHELL_EXE##*/} in
+dash|bash|busybox|mksh) SHELL_NAME=${SHELL_EXE##*/} ;;
+ksh*|lksh) SHELL_NAME=ksh ;;
+*) SHELL_NAME=sh ;;
+esac
+if [ -n "$SHELL_EXE" ]; then js "$SHELL_EXE"; SHELL_EXE=$JS; else SHELL_EXE=null; fi
+if [ -n "$HASH_TOOL" ]; then HASH_JSON="\"$HASH_TOOL\""; else HASH_JSON=null; fi
+if [ "$MY_EUID" = 0 ]; then LOST='[]'; else LOST=$(printf '%s' "$LOST_JSON" | sed "s/@EUID@/$MY_EUID/"); fi
+js "$HOST"; HOST_JSON=$JS
+js "$PATH"; PATH_JSON=$JS
+now
+seconds $((NOW - T0)); DURATION=$SECS
+FINISHED_AT=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+{
+	printf '{\n "argv": %s,\n "collector": {\n  "name": "migsnap.sh",\n  "sha256": %s,\n  "version": "%s"\n },\n' \
+		"$ARGV_ALL" "$SELF_SHA" "$VERSION"
+	printf ' "duration": %s,\n "entries": [\n' "$DURATION"
+	_sep=
+	for _r in "$W"/rec/*; do printf '%s' "$_sep"; cat "$_r"; _sep=',
+'; done
+	printf '\n ],\n "euid": %s,\n "files": [],\n "finished_at": "%s",\n "format": "migsnap-bundle",\n' "$MY_EUID" "$FINISHED_AT"
+	printf ' "format_version": %s,\n "hashes": {\n  "tool": %s\n },\n "hostname": %s,\n "lost": %s,\n' \
+		"$FORMAT_VERSION" "$HASH_JSON" "$HOST_JSON" "$LOST"
+	printf ' "notes": %s,\n "parsing": {\n  "where": "none"\n },\n "python": null,\n' "$NOTES_JSON"
+	printf ' "settings": {\n  "jobs": %s,\n  "locale": "C",\n  "max_output": %s,\n  "path": %s,\n  "skip": [%s],\n  "timeout": %s\n },\n' \
+		"$JOBS" "$MAX_OUTPUT" "$PATH_JSON" "$SKIP_JSON" "$TIMEOUT_JSON"
+	printf ' "shell": {\n  "executable": %s,\n  "name": "%s"\n },\n "started_at": "%s",\n "uid": %s\n}\n' \
+		"$SHELL_EXE" "$SHELL_NAME" "$STARTED_AT" "$RUID"
+} | awk -v sizes="$W/sizes" -v hashes="$W/hashes" '
+	BEGIN { while ((getline s < sizes) > 0) size[++n] = s; n = 0; while ((getline h < hashes) > 0) sha[++n] = h }
+	/@F[0-9]+@/ { match($0, /@F[0-9]+@/); i = substr($0, RSTART + 2, RLENGTH - 3)
+		$0 = substr($0, 1, RSTART - 1) "\"sha256\": " (i in sha ? "\"" sha[i] "\"" : "null") ", \"size\": " size[i] substr($0, RSTART + RLENGTH) }
+	{ print }
+' >"$W/$TOP/manifest.json.body" || rm -f "$W/writes-ok"
+# the summary, counted from the records
+awk '
+	/^   "status": / { s = $2; gsub(/[",]/, "", s); st[s]++; n++ }
+	/^   "kind": "cmd"/ { c++ }
+	END { printf " \"summary\": {\n  \"commands\": %d,\n  \"entries\": %d,\n  \"parse_errors\": null,\n  \"parse_warnings\": null,\n  \"statuses\": {", c, n
+		k = 0; for (s in st) names[++k] = s
+		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (names[j] < names[i]) { t = names[i]; names[i] = names[j]; names[j] = t }
+		for (i = 1; i <= k; i++) printf "%s\n   \"%s\": %d", (i > 1 ? "," : ""), names[i], st[names[i]]
+		printf "\n  }\n },\n"
+		printf "%d commands, %d missing, %d failed, %d timed out\n", c, st["missing"], st["failed"], st["timeout"] > wrote }' \
+	wrote="$W/wrote" "$W/$TOP/manifest.json.body" >"$W/summary" || rm -f "$W/writes-ok"
+SUMMARY_LINE=$(cat "$W/wrote")
+# the summary goes between "started_at" and "uid" (keys in order, as migsnap.py's json)
+awk -v summary="$W/summary" '/^ "uid": / { while ((getline l < summary) > 0) print l } { print }' \
+	"$W/$TOP/manifest.json.body" >"$W/$TOP/manifest.json" || rm -f "$W/writes-ok"
+rm -f "$W/$TOP/manifest.json.body"
+set -- "$@" manifest.json
+if [ -n "$SIGN_HEX" ]; then
+	_mac=$(openssl dgst -sha256 -mac HMAC -macopt "hexkey:$SIGN_HEX" -r "$W/$TOP/manifest.json" | awk '{ print $1 }')
+	_kid=$(printf 'migsnap signing key id' | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$SIGN_HEX" -r | awk '{ print substr($1, 1, 16) }')
+	[ ${#_mac} = 64 ] && [ ${#_kid} = 16 ] || trouble "signing with openssl failed"
+	printf '{\n "algorithm": "HMAC-SHA256",\n "format": "migsnap-signature",\n "format_version": 1,\n "key_id": "%s",\n "mac": "%s"\n}\n' \
+		"$_kid" "$_mac" >"$W/$TOP/signature.json" || rm -f "$W/writes-ok"
+	set -- "$@" signature.json
+fi
+disk_ok
+# tar members in order (raw files, manifest last), each named under the top folder
+_n=$#
+for _m in "$@"; do set -- "$@" "$TOP/$_m"; done
+shift $_n
+if ! _e=$(tar -czf "$TMPF" -C "$W" "$@" 2>&1); then
+	_e=$(printf '%s' "$_e" | sed -n '1p'); trouble "writing $FINAL: ${_e##*: }"
+fi
+# Publish: a hard link, which never replaces a file that appeared at the name meanwhile; where
+# the folder holds no links, a copy into a file made with noclobber (O_EXCL).
+PHASE=publishing
+if ! ln "$TMPF" "$FINAL" 2>/dev/null; then
+	if [ -e "$FINAL" ] || [ -L "$FINAL" ]; then
+		trouble "$FINAL appeared while this run was working; not replacing it (nothing written)"
+	fi
+	if ! (set -C; cat "$TMPF" >"$FINAL") 2>/dev/null; then
+		if [ -e "$FINAL" ] && ! [ -s "$FINAL" ]; then rm -f "$FINAL"; fi
+		trouble "writing $FINAL: cannot create it"
+	fi
+fi
+PHASE=published
+rm -f "$TMPF"; TMPF=
+rm -rf "$W"; W=
+now
+seconds $((NOW - T0))
+say "wrote $FINAL ($SUMMARY_LINE, $SECS s)"
+[ -n "$QUIET" ] && printf '%s\n' "$FINAL"
+exit 0
+'''
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 
@@ -4148,6 +5424,8 @@ def make_option_parser():
                  help="sign the bundle: an HMAC-SHA256 of manifest.json with the site key in FILE (at least "
                       "%d bytes), written as signature.json; `migdiff validate --verify-key-file FILE` checks it"
                       % MIN_KEY)
+    p.add_option("--emit-sh", action="store_true",
+                 help="print migsnap.sh, this collector's POSIX sh twin for hosts without Python, and run nothing")
     return p
 
 
@@ -4186,6 +5464,9 @@ def _main(argv):
         parser.error("unexpected argument: %s" % args[0])
     if opts.list:
         emit("stdout", table_text())
+        return EXIT_OK
+    if opts.emit_sh:
+        emit("stdout", sh_twin())
         return EXIT_OK
     if not 0 < opts.timeout < float("inf"):  # nan and inf too: neither is a deadline, nor JSON
         parser.error("--timeout must be a positive number of seconds, not %s" % opts.timeout)

@@ -293,3 +293,30 @@ def sign(files: dict[str, bytes], key: bytes) -> dict[str, bytes]:
 def write_bundle(path: Path, top: str, files: dict[str, bytes]) -> Path:
     """A .tgz of `files` under `top`, the manifest last as the collector writes it."""
     return write_tgz(path, with_manifest_last(files, top))
+
+
+# --- raw-only bundles, as migsnap.sh writes them ----------------------------------------------------
+
+def raw_only(files: dict[str, bytes], sh_sha256: str | None = None, tool: str | None = "sha256sum",
+             shell: tuple[str, str | None] = ("dash", "/bin/dash")) -> dict[str, bytes]:
+    """A bundle's files turned into what migsnap.sh writes from the same raw files: no parsed.json
+    nor snapshot.json; a manifest that names migsnap.sh (this collector's version, the given
+    sha256), no Python, the shell, parsing "none", the hash tool (None: the host had none, and every
+    sha256 is null), and no parser counts."""
+    import migsnap
+    manifest = json.loads(files["manifest.json"])
+    manifest["collector"] = {"name": "migsnap.sh", "version": migsnap.__version__, "sha256": sh_sha256}
+    manifest["python"] = None
+    manifest["shell"] = {"name": shell[0], "executable": shell[1]}
+    manifest["parsing"] = {"where": "none"}
+    manifest["hashes"] = {"tool": tool}
+    for entry in manifest["entries"]:
+        entry["warnings"] = entry["parse_error"] = None
+        for record in entry["files"]:
+            if tool is None:
+                record["sha256"] = None
+    manifest["summary"]["parse_warnings"] = manifest["summary"]["parse_errors"] = None
+    manifest["files"] = []
+    out = {name: data for name, data in files.items() if name not in ("parsed.json", "snapshot.json", "manifest.json")}
+    out["manifest.json"] = migsnap.json_bytes(manifest)
+    return out

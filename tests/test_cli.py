@@ -692,3 +692,49 @@ def test_collector_message_names_the_file_written(tmp_path: Path) -> None:
     result = run("collector", "-o", tmp_path / "snap.py")
     assert result.exit_code == 0
     assert result.stdout.strip().endswith("run it on the host with: python snap.py"), result.stdout
+
+
+# --- narrow terminals (issue 14) -------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_a_narrow_width_wraps_every_line_and_cuts_nothing(width: int, sample_pair: tuple[Path, Path]) -> None:
+    """--width N: no line is longer than N, no count is cut to "1…", and the words are those of the
+    unwrapped report (wrapping moves text, never drops it)."""
+    sysv, systemd = sample_pair
+    narrow = runner.invoke(app, ["diff", str(sysv), str(systemd), "--width", str(width)], env={"NO_COLOR": "1"})
+    wide = runner.invoke(app, ["diff", str(sysv), str(systemd)], env={"NO_COLOR": "1", "COLUMNS": ""})
+    assert narrow.exit_code == wide.exit_code == 1
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width, [line for line in lines if len(line) > width]
+    assert "…" not in narrow.stdout
+    assert "differences per section" in narrow.stdout
+    assert "  init: 1 warning, " in narrow.stdout  # one warning, not "1 warnings"
+    table = wide.stdout.split("\n\n")[1]  # the counts table, as wide output prints it
+    assert table.splitlines()[0].split()[:3] == ["section", "blockers", "warnings"]
+    after = lambda out: out.split("\nWarnings\n", 1)[1]  # noqa: E731  (findings onwards)
+    assert _words(after(narrow.stdout)) == _words(after(wide.stdout))
+
+
+def test_columns_is_the_width_when_piped(sample_pair: tuple[Path, Path]) -> None:
+    sysv, systemd = sample_pair
+    result = runner.invoke(app, ["diff", str(sysv), str(systemd)], env={"NO_COLOR": "1", "COLUMNS": "70"})
+    assert max(len(line) for line in result.stdout.splitlines()) <= 70
+
+
+def test_piped_without_a_width_keeps_a_finding_on_one_line(sample_pair: tuple[Path, Path]) -> None:
+    """No terminal, no COLUMNS, no --width: grep must find a finding whole, so nothing is wrapped."""
+    sysv, systemd = sample_pair
+    result = runner.invoke(app, ["diff", str(sysv), str(systemd)], env={"NO_COLOR": "1", "COLUMNS": ""})
+    swapped = [line for line in result.stdout.splitlines() if "web server swapped" in line]
+    assert len(swapped) == 1 and "[role-swapped]" in swapped[0] and len(swapped[0]) > 120
+
+
+def test_show_wraps_at_the_width(sample_pair: tuple[Path, Path]) -> None:
+    sysv = sample_pair[0]
+    result = runner.invoke(app, ["show", str(sysv), "--width", "40"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 40

@@ -117,6 +117,38 @@ def test_fast_model_check_agrees_with_the_schema(mutation: str, sample_pair) -> 
     assert schema_ok == (mutation in ("valid as collected", "integral float port"))
 
 
+def _raw_only(manifest: dict, tool: str | None = "sha256sum") -> None:
+    """A Python collector's manifest turned into migsnap.sh's (crafted.raw_only, on the decoded document)."""
+    manifest.update(collector=dict(manifest["collector"], name="migsnap.sh"), python=None, files=[],
+                    shell={"name": "dash", "executable": "/bin/dash"}, parsing={"where": "none"}, hashes={"tool": tool})
+    manifest["summary"].update(parse_warnings=None, parse_errors=None)
+    for entry in manifest["entries"]:
+        entry.update(warnings=None, parse_error=None)
+        for record in entry["files"]:
+            record["sha256"] = record["sha256"] if tool else None
+
+
+def _completed(manifest: dict) -> None:
+    """A raw-only manifest of a host without a sha256 tool, as migdiff complete writes it."""
+    _raw_only(manifest, tool=None)
+    manifest.update(parsing={"where": "migdiff", "by": "migdiff 0.1.0, migsnap 0.4.0 parsers (sha256 0123456789ab)",
+                             "at": "2026-12-02T00:00:00Z"},
+                    hashes={"tool": None, "computed": "migdiff on arrival", "at": "2026-12-02T00:00:00Z"},
+                    files=[{"name": "parsed.json", "size": 1, "sha256": "0" * 64}])
+    manifest["summary"].update(parse_warnings=0, parse_errors=0)
+    for entry in manifest["entries"]:
+        entry["warnings"] = 0
+        for record in entry["files"]:
+            record["sha256"] = "1" * 64
+
+
+def _then(*edits):
+    def edit(document):
+        for one in edits:
+            one(document)
+    return edit
+
+
 # Documents only checked (parsed.json always; every document in `migdiff validate`) go through a
 # plain TypedDict mirror of their model (plain.py): it must accept and refuse exactly what the
 # model does, constraints, aliases, defaults and extra="forbid" included.
@@ -129,6 +161,28 @@ PLAIN_MUTATIONS = {
     ("manifest", "defaulted field absent"): lambda d: d.pop("redaction", None),
     ("manifest", "entry id pattern"): lambda d: d["entries"][0].update(id="-x"),
     ("manifest", "field added deep"): lambda d: d["settings"].update(smuggled=1),
+    # raw-only bundles (migsnap.sh) and completed ones: rules across fields, which a model validator
+    # and the mirror's after-validator both run (models.manifest_shape_problem)
+    ("manifest", "raw only"): _raw_only,
+    ("manifest", "raw only, no sha256 tool"): lambda d: _raw_only(d, tool=None),
+    ("manifest", "raw only, completed"): _completed,
+    ("manifest", "raw only, a null sha256 beside a tool"): _then(
+        _raw_only, lambda d: d["entries"][0]["files"][0].update(sha256=None)),
+    ("manifest", "raw only, a sha256 without a tool"): _then(
+        lambda d: _raw_only(d, tool=None), lambda d: d["entries"][0]["files"][0].update(sha256="0" * 64)),
+    ("manifest", "raw only, warnings counted"): _then(_raw_only, lambda d: d["entries"][0].update(warnings=1)),
+    ("manifest", "raw only, a parse error"): _then(_raw_only, lambda d: d["entries"][0].update(parse_error="x")),
+    ("manifest", "raw only, parsed.json listed"): _then(
+        _raw_only, lambda d: d.update(files=[{"name": "parsed.json", "size": 1, "sha256": "0" * 64}])),
+    ("manifest", "raw only, an unknown hash tool"): _then(_raw_only, lambda d: d.update(hashes={"tool": "md5sum"})),
+    ("manifest", "raw only, no shell"): _then(_raw_only, lambda d: d.pop("shell")),
+    ("manifest", "completed, a null sha256 left"): _then(
+        _completed, lambda d: d["entries"][0]["files"][0].update(sha256=None)),
+    ("manifest", "completed, parser counts null"): _then(_completed, lambda d: d["entries"][0].update(warnings=None)),
+    ("manifest", "a Python bundle with a null sha256"): lambda d: d["entries"][0]["files"][0].update(sha256=None),
+    ("manifest", "a Python bundle without Python"): lambda d: d.update(python=None),
+    ("manifest", "a Python bundle saying where it was parsed"): lambda d: d.update(parsing={"where": "none"}),
+    ("manifest", "a Python bundle with null parser counts"): lambda d: d["summary"].update(parse_errors=None),
     ("parsed", "valid as collected"): lambda d: None,
     ("parsed", "entry absent (defaults to none)"): lambda d: d["entries"].pop("uname-r"),
     ("parsed", "unknown entry"): lambda d: d["entries"].update(smuggled={"data": {}, "warnings": []}),
@@ -163,7 +217,8 @@ def test_plain_mirror_accepts_what_the_model_accepts(document: str, mutation: st
             outcomes.append(False)
     assert outcomes[0] == outcomes[1], f"model {'accepts' if outcomes[0] else 'refuses'}, mirror does not"
     assert outcomes[0] == (mutation in ("valid as collected", "defaulted field absent",
-                                        "entry absent (defaults to none)", "defaulted data field absent"))
+                                        "entry absent (defaults to none)", "defaulted data field absent",
+                                        "raw only", "raw only, no sha256 tool", "raw only, completed"))
 
 
 def test_entries_started_first_are_in_the_table() -> None:

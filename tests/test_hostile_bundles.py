@@ -34,8 +34,8 @@ import pytest
 
 import migsnap
 from conftest import SAMPLES
-from crafted import (GNU_MAGIC, GzipStream, edit_json, fix_manifest, members, recollect, sign, tar_bytes, tar_data,
-                     tar_header, with_manifest_last, write_bomb, write_many_members, write_tgz)
+from crafted import (GNU_MAGIC, GzipStream, edit_json, fix_manifest, members, raw_only, recollect, sign, tar_bytes,
+                     tar_data, tar_header, with_manifest_last, write_bomb, write_many_members, write_tgz)
 from migdiff.bundle import DEFAULT_LIMITS, DOCUMENTS, MAX_JSON_CONTAINERS, read_bundle
 from migdiff.errors import BundleError
 from migdiff.validate import validate
@@ -483,6 +483,99 @@ def _truncated(fraction: int):
     return build
 
 
+# --- raw-only bundles (migsnap.sh: raw output and a manifest), each broken one way ---------------------
+
+SH = SAMPLES.parent / "snapshot" / "migsnap.sh"
+SH_SHA = hashlib.sha256(SH.read_bytes()).hexdigest() if SH.is_file() else None  # what migdiff recognises
+
+
+def _raw_only(change: Callable[[dict[str, bytes]], None] | None = None, tool: str | None = "sha256sum"):
+    """The real bundle as migsnap.sh would have written it, then `change` applied to its files."""
+    def build(real: Real, out: Path) -> None:
+        files = raw_only(real.copy(), SH_SHA, tool)
+        if change:
+            change(files)
+        write_tgz(out, with_manifest_last(files, real.top))
+    return build
+
+
+def _raw_manifest(edit: Callable[[dict], None]) -> Callable[[dict[str, bytes]], None]:
+    return lambda files: edit_json(files, "manifest.json", edit)
+
+
+def _raw_drop_entry(entry_id: str):
+    def edit(manifest):
+        entry = next(e for e in manifest["entries"] if e["id"] == entry_id)
+        manifest["entries"].remove(entry)
+    return _raw_manifest(edit)
+
+
+def _raw_grow(real_name: str):
+    def change(files):
+        files[real_name] = files[real_name] + b"one more line\n"
+    return change
+
+
+def _raw_one_sha_null(manifest: dict) -> None:
+    manifest["entries"][0]["files"][0]["sha256"] = None
+
+
+def _raw_one_sha_set(manifest: dict) -> None:
+    manifest["entries"][0]["files"][0]["sha256"] = "0" * 64
+
+
+def _raw_carries(member: str):
+    def change(files):
+        files[member] = b'{"format": "migsnap-parsed", "format_version": 1, "entries": {}}\n'
+    return change
+
+
+def _raw_flip(files: dict[str, bytes]) -> None:
+    data = bytearray(files["raw/uname-r.out"])
+    data[0] ^= 1
+    files["raw/uname-r.out"] = bytes(data)
+
+
+RAW_ONLY_CASES: list[tuple[str, Callable, int, str]] = [
+    ("raw only: lacks an entry of its collector's table", _raw_only(_raw_drop_entry("apk-world")), 1,
+     f"manifest.json lacks 1 entry of migsnap.sh {migsnap.__version__}'s table: apk-world"),
+    ("raw only: an entry its collector's table does not have",
+     _raw_only(_raw_manifest(lambda m: m["entries"].append(dict(m["entries"][0], id="evil-extra", files=[])))), 1,
+     f"manifest.json: 1 entry not in migsnap.sh {migsnap.__version__}'s table: evil-extra"),
+    ("raw only, no hash tool: a file whose size does not match", _raw_only(_raw_grow("raw/uname-r.out"), tool=None),
+     1, "raw/uname-r.out: "),
+    ("raw only: a flipped byte under sha256sum", _raw_only(_raw_flip), 1,
+     "raw/uname-r.out: sha256 does not match the manifest"),
+    ("raw only: claims parsing none but carries parsed.json", _raw_only(_raw_carries("parsed.json")), 1,
+     "parsed.json: in the bundle, but its manifest says nothing was parsed (parsing: none)"),
+    ("raw only: claims parsing none but carries snapshot.json", _raw_only(_raw_carries("snapshot.json")), 1,
+     "snapshot.json: in the bundle, but its manifest says nothing was parsed (parsing: none)"),
+    ("raw only: a null sha256 beside sha256sum", _raw_only(_raw_manifest(_raw_one_sha_null)), 1,
+     "sha256 is null, but hashes.tool is 'sha256sum'"),
+    ("raw only: a sha256 where the host had no tool", _raw_only(_raw_manifest(_raw_one_sha_set), tool=None), 1,
+     "a sha256, but hashes.tool is null"),
+    ("raw only: parser warnings counted where nothing was parsed",
+     _raw_only(_raw_manifest(lambda m: m["entries"][0].update(warnings=0))), 1,
+     "entries[0] (uname-r): warnings is set, but nothing was parsed (parsing: none)"),
+    ("raw only: lists parsed.json in files",
+     _raw_only(_raw_manifest(lambda m: m.update(files=[{"name": "parsed.json", "size": 1, "sha256": "0" * 64}]))), 1,
+     "files lists parsed.json, but nothing was parsed (parsing: none)"),
+    ("raw only: no shell said", _raw_only(_raw_manifest(lambda m: m.pop("shell"))), 1,
+     "shell is missing: a migsnap.sh bundle says where it was parsed, hashed and run"),
+    ("raw only: a Python collector bundle saying parsing none",
+     _raw_only(_raw_manifest(lambda m: m["collector"].update(name="migsnap"))), 1,
+     "python is null, but the Python collector (migsnap) wrote the bundle"),
+    ("raw only, no hash tool: the manifest listed as a raw file", _raw_only(_raw_manifest(
+        lambda m: m["entries"][0]["files"].append({"name": "manifest.json", "role": "file", "path": "/etc/passwd",
+                                                   "size": 1, "sha256": None})), tool=None), 1,
+     "manifest.json: listed as a raw file, but raw files are under raw/"),
+    ("raw only: sha256 computed on arrival, yet not parsed",
+     _raw_only(_raw_manifest(lambda m: m.update(hashes={"tool": None, "computed": "migdiff on arrival",
+                                                        "at": "2026-12-02T00:00:00Z"}))), 1,
+     "hashes.computed is set, but nothing was parsed"),
+]
+
+
 DEEP = 100_000
 BIG_NUMBER = b"1" + b"0" * 10 ** 6          # a million digits
 GIANT = 16 * MiB                            # the collector's own cap for one output
@@ -611,6 +704,7 @@ CASES: list[tuple[str, Callable, int, str]] = [
     ("manifest.json: terminal escapes in the hostname (valid)",
      _edit_doc("manifest.json", lambda d: d.update(hostname="evil\x1b]0;owned\x07\x1b[2J")), 0,
      "OK (host evil\\x1b]0;owned\\x07\\x1b[2J, "),
+    *RAW_ONLY_CASES,
 ]
 
 

@@ -1,5 +1,6 @@
 """The collector on real Debian hosts booted here (tests/hostlab/): SysV init as PID 1 in a user
-namespace with bullseye's python2.7, and systemd as PID 1 under systemd-nspawn.
+namespace with bullseye's python2.7, systemd as PID 1 under systemd-nspawn, and sysvinit with
+Debian's openrc as the rc system (openrc12).
 
 Building a root takes a few minutes the first time (debootstrap from Debian's mirror); the roots
 are kept in $MIGDIFF_HOSTLAB_DIR (default /var/tmp/migdiff-hostlab) and reused.
@@ -130,6 +131,25 @@ def test_booted_systemd_host(booted_systemd: Path, tmp_path: Path) -> None:
         assert svc["targets"], (name, svc)
     ports = {(p["protocol"], p["port"]) for p in snap["ports"]}
     assert {("tcp", 22), ("tcp", 80), ("tcp", 3306), ("tcp", 11211)} <= ports
+
+
+def test_booted_openrc_host(tmp_path: Path) -> None:
+    """Debian 12 with sysvinit's init and Debian's openrc as the rc system (issue 15): one boot,
+    collected as root and as labuser."""
+    for _ in booted(root("openrc12")):
+        snap = collect(ROOTS / "openrc12", "python3", tmp_path / "root")["snapshot.json"]
+        user = collect(ROOTS / "openrc12", "python3", tmp_path / "user", user="labuser")["snapshot.json"]
+    for s in (snap, user):
+        assert s["init"]["active"] == "openrc" and s["init"]["openrc_runlevel"] == "default"
+        assert s["init"]["current_runlevel"] == "2"
+        for name, level in (("ssh", "default"), ("cron", "default"), ("lighttpd", "default"),
+                            ("rsyslog", "default"), ("memcached", "boot")):
+            svc = s["services"][name]
+            assert svc["init"] == "openrc" and svc["runlevels"] == {level: "on"}, (name, svc)
+            assert svc["running"] is True and svc["enabled"] is True, (name, svc)
+        assert s["services"]["rsync"]["runlevels"] == {"offline": "on"} and not s["services"]["rsync"]["enabled"]
+    ports = {(p["protocol"], p["port"]) for p in snap["ports"]}
+    assert {("tcp", 22), ("tcp", 80), ("tcp", 11211)} <= ports
 
 
 def test_unprivileged_user_on_a_booted_host(booted_systemd: Path, tmp_path: Path) -> None:

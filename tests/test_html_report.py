@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import migsnap
 from conftest import REPO
 from migdiff.cli import app
 
@@ -59,7 +60,7 @@ def test_the_file_is_self_contained_and_works_without_script(gaps_pair, tmp_path
     assert "Show the 229 other differences" in page
     assert '<th scope="col">Source</th>' in page and "<caption>" in page
     assert "@media print" in page
-    assert "How complete the data is" in page and "migsnap 0.3.0" in page
+    assert "How complete the data is" in page and f"migsnap {migsnap.__version__}" in page
 
 
 def test_show_html_is_the_requirement_list(sample_pair, tmp_path: Path) -> None:
@@ -185,3 +186,14 @@ def test_in_chromium_the_filter_copes_with_25000_packages(browser, tmp_path: Pat
             break
         time.sleep(0.05)
     assert 0 < visible_rows(browser, "packages") < 50
+
+
+def test_a_record_on_one_host_only_is_one_phrase_not_every_field(sample_pair, tmp_path: Path) -> None:
+    """Issue 14: a missing package's cell read "version: …; status: installed; manager: dpkg; arch:
+    amd64; auto: no".  It says the version, the arch and how it came to be installed."""
+    page = html_report(*sample_pair, tmp_path / "r.html")
+    cells = re.findall(r'<td class="value">dpkg:apache2:amd64</td><td class="value">([^<]*)</td>', page)
+    assert len(cells) == 1 and re.fullmatch(r"2\.4\.\S+ amd64, installed by hand", cells[0]), cells
+    assert "status: installed" not in page and "manager: dpkg" not in page
+    services = re.findall(r'<td class="value">rsyslog</td><td class="value">([^<]*)</td>', page)
+    assert services == ["running, enabled"]

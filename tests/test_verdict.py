@@ -28,7 +28,7 @@ def run(*args: object, env: dict | None = None):
 # --- the sample pair: a SysV Debian 11 host and its systemd Debian 12 replacement -------------------
 
 def test_the_report_opens_with_the_verdict_and_blockers(gaps_pair) -> None:
-    result = run("diff", *gaps_pair, "--width", "200", env={"NO_COLOR": "1"})
+    result = run("diff", *gaps_pair, "--width", "1000", env={"NO_COLOR": "1"})
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("NOT READY: 4 blockers, ") and " warnings" in lines[0]
@@ -42,7 +42,7 @@ def test_the_report_opens_with_the_verdict_and_blockers(gaps_pair) -> None:
     summary = lines[lines.index("Other differences, by kind (every one with --all)") + 1:]
     assert any("packages upgraded within their release series" in line for line in summary)
     assert not any(line.startswith("Other differences: packages") for line in lines), "details only with --all"
-    full = run("diff", *gaps_pair, "--all", "--width", "200", env={"NO_COLOR": "1"}).stdout
+    full = run("diff", *gaps_pair, "--all", "--width", "1000", env={"NO_COLOR": "1"}).stdout
     assert "Other differences: packages" in full and "= cron: running and enabled on both" in full
 
 
@@ -283,3 +283,16 @@ def test_your_own_names_pair_a_replacement(sample_pair, tmp_path: Path) -> None:
     bad.write_text('[web]\nservices = "apache2"\n')
     result = run("diff", *sample_pair, "--names", bad)
     assert result.exit_code == 2 and "must be a list" in result.stderr
+
+
+def test_one_of_a_kind_is_said_in_the_singular() -> None:
+    """Issue 14: "1 records of a service already reported"."""
+    from migdiff.verdict import REASONS, kind_phrase
+    assert kind_phrase("ports:follows-service", 1) == "1 record of a service already reported"
+    assert kind_phrase("ports:follows-service", 2) == "2 records of a service already reported"
+    assert kind_phrase("packages:library", 1) == "1 library changed or gone"
+    assert kind_phrase("services:more-on-target", 1) == "1 service that runs or starts at boot on target only"
+    assert kind_phrase("units:unit-changed", 1) == "1 local unit that runs something else"
+    for reason in REASONS:  # no phrase keeps a plural noun beside "1"
+        assert not any(f" {w} " in f" {kind_phrase('x:' + reason, 1)} "
+                       for w in ("records", "services", "packages", "jobs", "units", "sockets", "endpoints"))

@@ -16,7 +16,7 @@ COLUMNS = (("blocker", "blockers"), ("warning", "warnings"), ("info", "other"), 
            ("only_in_source", "only in source"), ("only_in_target", "only in target"), ("changed", "changed"),
            ("identical", "identical"))
 
-__all__ = ["MARKS", "COLUMNS", "SUMMARY_TITLE", "CLIENTS_TITLE", "MAX_VALUE", "clip", "safe", "capped",
+__all__ = ["MARKS", "COLUMNS", "SUMMARY_TITLE", "CLIENTS_TITLE", "MAX_VALUE", "clip", "safe", "capped", "record_text",
            "host_line", "headline", "groups",
            "finding", "kinds", "evidence_lines", "readiness_lines", "client_lines", "workload_lines"]
 
@@ -148,3 +148,29 @@ def workload_lines(req) -> list[tuple[str, list[str]]]:
         out.append((f"clients: who connects to its listening ports ({len(req.clients)})", [
             f"tcp port {c.port}: {c.remote} ({c.count} connection{'s' if c.count != 1 else ''})" for c in req.clients]))
     return out
+
+
+def record_text(section: str, record: Any) -> str | None:
+    """A whole record (a package, service, port or job found on one host only) as a person reads it
+    in one cell: "2.4.62-1~deb11u1 amd64, installed by hand", not every field with its name.  None
+    when the value is not such a record (the caller shows it as it is)."""
+    if not isinstance(record, dict):
+        return None
+    get = record.get
+    if section == "packages" and "version" in record:
+        words = [str(get("version") or "no version"), str(get("arch") or "")]
+        extra = [] if get("status") in (None, "installed") else [str(get("status"))]
+        if get("auto") is not None:
+            extra.append("pulled in as a dependency" if get("auto") else "installed by hand")
+        return " ".join(w for w in words if w) + (f", {', '.join(extra)}" if extra else "")
+    if section == "services" and "running" in record:
+        state = "running" if get("running") else "not running"
+        enabled = {True: "enabled", False: "disabled"}.get(get("enabled"), get("enabled_state") or "enablement unknown")
+        return f"{state}, {enabled}"
+    if section == "ports" and "programs" in record:
+        who = ", ".join(get("programs") or []) or "process unknown"
+        return f"{who} ({get('exposure')})" if get("exposure") else who
+    if section == "jobs" and "schedule" in record:
+        said = " ".join(x for x in (get("schedule"), get("user") and f"as {get('user')}") if x)
+        return said or str(get("kind") or "scheduled job")
+    return None

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from ..changes import Change, DiffReport, HostRef
-from ..show import Requirements, package_version
+from ..show import Requirements, package_version, runlevels_on
 from .common import (
     CLIENTS_TITLE,
     COLUMNS,
@@ -25,6 +25,7 @@ from .common import (
     headline,
     kinds,
     readiness_lines,
+    record_text,
     safe,
     workload_lines,
 )
@@ -164,8 +165,18 @@ def _change_row(change: Change, anchor: bool = False) -> str:
     return (f'<tr class="{kind}"{row_id}><td><span class="badge {kind}">{badge}</span> '
             f'<span aria-label="{change.kind}">{MARKS[change.kind]}</span></td>'
             f'<td class="value">{_e(change.key)}</td>'
-            f'<td class="value">{_e(_value(change.source))}</td><td class="value">{_e(_value(change.target))}</td>'
+            f'<td class="value">{_e(_cell(change, change.source))}</td>'
+            f'<td class="value">{_e(_cell(change, change.target))}</td>'
             f"<td>{_e(change.text)}{note}</td></tr>")
+
+
+def _cell(change: Change, value: Any) -> str:
+    """A side of a change: a whole record in one phrase (record_text), anything else as it is."""
+    if change.field is None:
+        text = record_text(change.section, value)
+        if text is not None:
+            return text
+    return _value(value)
 
 
 def _anchor(change: Change) -> str:
@@ -265,7 +276,7 @@ def render_show(req: Requirements) -> str:
     tables = {
         "services": (("Service", "Init", "Running", "Enabled", "Runlevels", "Targets"),
                      [(s.name, s.init, _value(s.running), _value(s.enabled),
-                       "".join(sorted(k for k, v in s.runlevels.items() if v == "on")), ", ".join(s.targets))
+                       runlevels_on(s), ", ".join(s.targets))
                       for s in req.services]),
         "ports": (("Socket", "Processes", "Service", "Package"),
                   [(p.key, ", ".join(p.processes), p.service or "", p.package or "") for p in req.ports]),

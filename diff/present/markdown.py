@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..changes import DiffReport
-from ..show import Requirements, package_version
+from ..show import Requirements, package_version, runlevels_on
 from .common import (
     CLIENTS_TITLE,
     COLUMNS,
@@ -96,7 +96,7 @@ def render_show(req: Requirements) -> str:
         out += ["", "## services running or enabled", "", "| service | init | running | enabled | runlevels | targets |",
                 "|---|---|---|---|---|---|"]
         for s in req.services:
-            levels = "".join(sorted(k for k, v in s.runlevels.items() if v == "on"))
+            levels = runlevels_on(s)
             out.append(f"| {cell(s.name)} | {cell(s.init)} | {cell(s.running)} | {cell(s.enabled)} | {cell(levels)} | "
                        f"{cell(', '.join(s.targets))} |")
     if "ports" in req.sections:

@@ -12,6 +12,9 @@
 #   app12gaps  Debian 12, systemd: migrated with deliberate gaps
 #   peer12     Debian 12, systemd: "db1", the other end of their network
 #              connections (a fake database on 5433, a web client of port 80)
+# and
+#   openrc12   Debian 12, sysvinit's init with Debian's openrc as the rc
+#              system (booted like sysv11, in a user namespace)
 #
 # DANGER: never run a distribution's /sbin/init as PID 1 without a user
 # namespace (e.g. a bare `unshare --pid ... chroot ROOT /sbin/init`): its
@@ -62,6 +65,10 @@ collector in.  All commands need root.
                           peer12     Debian 12, systemd: "db1", the peer the
                                      scenario hosts are wired to (fake-db on
                                      5433, web-client of 10.99.0.1:80)
+                          openrc12   Debian 12, sysvinit + openrc: ssh cron
+                                     lighttpd rsyslog (default runlevel),
+                                     memcached (boot runlevel), rsync
+                                     (custom runlevel "offline"), python3
   boot DIR              boot DIR with its own init as PID 1 and wait until
                         it is up and its daemons listen
   exec DIR CMD...       run CMD inside the booted host (all its namespaces,
@@ -106,10 +113,12 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- kinds
 
-KINDS="sysv11 systemd12 app11 app12full app12gaps peer12"
+KINDS="sysv11 systemd12 app11 app12full app12gaps peer12 openrc12"
 
 # kind_def KIND: set K_* for a kind of host.
-#   K_INIT      sysv or systemd           K_SUITE    Debian suite
+#   K_INIT      sysv, openrc or systemd   K_SUITE    Debian suite
+#               (openrc: sysvinit's /sbin/init runs Debian's openrc as the rc
+#               system; booted and stopped like sysv)
 #   K_HOSTNAME  the host's name           K_INCLUDE  debootstrap --include (init system)
 #   K_PACKAGES  apt-get install list (--no-install-recommends)
 #   K_DEBCONF   debconf-set-selections lines, loaded before apt-get install
@@ -217,6 +226,22 @@ postfix postfix/mailname string app12gaps"
 		K_PROCS=""
 		K_CMDLINES="/usr/local/bin/fake-db /usr/local/bin/web-client"
 		K_PORTS="5433"
+		;;
+	# OpenRC on Debian (issue 15): sysvinit's init as PID 1, Debian's openrc
+	# package as the rc system instead of sysv-rc (/etc/runlevels, rc-update).
+	openrc12)
+		K_INIT=openrc
+		K_SUITE=bookworm
+		K_HOSTNAME=hostlab-openrc12
+		K_INCLUDE=sysvinit-core,initscripts
+		K_PACKAGES="openrc openssh-server cron lighttpd rsyslog memcached rsync
+			python3 lsof net-tools iproute2 procps orphan-sysvinit-scripts
+			ifupdown"
+		K_SETUP=setup_openrc12
+		K_PYTHON=python3
+		K_SERVICES="ssh cron lighttpd rsyslog"
+		K_PROCS="sshd cron lighttpd rsyslogd memcached"
+		K_PORTS="22 80 11211"
 		;;
 	*) usage_die "unknown KIND '$1' (want one of: $KINDS)" ;;
 	esac
@@ -645,6 +670,21 @@ setup_peer12() {
 	done
 }
 
+# openrc12: memcached moved from the default runlevel to "boot" (it still
+# starts at boot, earlier), and rsync put into a runlevel of the admin's own,
+# "offline", that the host does not boot into (so rsync is not running).
+setup_openrc12() {
+	local R=$1
+	"${run[@]}" rc-update del memcached default || true
+	"${run[@]}" rc-update add memcached boot
+	mkdir -p "$R/etc/runlevels/offline"
+	"${run[@]}" rc-update del rsync default 2>/dev/null || true
+	"${run[@]}" rc-update add rsync offline
+	"${run[@]}" rc-update show -v >&2
+	"${run[@]}" rc-update show boot | grep -qw memcached || { echo "memcached is not in the boot runlevel"; exit 1; }
+	"${run[@]}" rc-update show offline | grep -qw rsync || { echo "rsync is not in runlevel offline"; exit 1; }
+}
+
 # The kind recorded in a finished root's marker file.
 marker_kind() {
 	local k
@@ -850,7 +890,7 @@ build_inner() {
 	#    and systemctl enable still create the boot links).
 	printf '#!/bin/sh\n# hostlab: no daemon starts during the build\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
 	chmod 755 "$R/usr/sbin/policy-rc.d"
-	if [ "$K_INIT" = sysv ]; then
+	if [ "$K_INIT" != systemd ]; then
 		# keep it a SysV host even if a later apt-get wants systemd-sysv
 		printf 'Package: systemd-sysv\nPin: release *\nPin-Priority: -1\n' \
 			>"$R/etc/apt/preferences.d/hostlab-no-systemd-sysv"
@@ -879,7 +919,7 @@ build_inner() {
 
 	# 4. init-system specific configuration and checks
 	local s
-	if [ "$K_INIT" = sysv ]; then
+	if [ "$K_INIT" != systemd ]; then
 		# lo comes up at boot through ifupdown (the only interface: private net ns)
 		grep -q '^auto lo' "$R/etc/network/interfaces" ||
 			printf '\nauto lo\niface lo inet loopback\n' >>"$R/etc/network/interfaces"
@@ -888,8 +928,19 @@ build_inner() {
 		[ "$("${run[@]}" dpkg-query -W -f '${Status}' systemd-sysv 2>/dev/null || true)" != "install ok installed" ] ||
 			{ echo "systemd-sysv got installed"; exit 1; }
 		case $("${run[@]}" dpkg -S /sbin/init) in sysvinit-core:*) ;; *) echo "/sbin/init is not sysvinit's"; exit 1 ;; esac
+		if [ "$K_INIT" = openrc ]; then
+			[ -x "$R/sbin/openrc" ] || { echo "openrc is not installed"; exit 1; }
+			[ "$("${run[@]}" dpkg-query -W -f '${Status}' sysv-rc 2>/dev/null || true)" != "install ok installed" ] ||
+				{ echo "sysv-rc is still installed (openrc should have replaced it)"; exit 1; }
+		fi
 		for s in $K_SERVICES; do
 			[ -x "$R/etc/init.d/$s" ] || { echo "no init script /etc/init.d/$s"; exit 1; }
+			if [ "$K_INIT" = openrc ]; then
+				# openrc is the rc system: the default runlevel holds the service
+				[ -L "$R/etc/runlevels/default/$s" ] || "${run[@]}" rc-update add "$s" default
+				[ -L "$R/etc/runlevels/default/$s" ] || { echo "$s is not in openrc's default runlevel"; exit 1; }
+				continue
+			fi
 			if ! ls "$R/etc/rc2.d/S"[0-9][0-9]"$s" >/dev/null 2>&1; then
 				"${run[@]}" update-rc.d "$s" defaults
 				"${run[@]}" update-rc.d "$s" enable
@@ -942,7 +993,7 @@ cmd_boot() {
 	# From here on a failure (or ^C) must not leave a half-booted host behind.
 	trap 'teardown_quiet' EXIT
 	trap 'exit 1' INT TERM
-	if [ "$K_INIT" = sysv ]; then launch_sysv; else launch_systemd; fi
+	if [ "$K_INIT" != systemd ]; then launch_sysv; else launch_systemd; fi
 	wait_ready "$t0"
 	trap - EXIT INT TERM
 	state_write "$(grep -v '^status=' "$STATE_FILE")" "status=running"
@@ -1109,6 +1160,12 @@ PROBE_SYSV='
 rl=$(runlevel 2>/dev/null) || rl=""
 [ "$rl" = "N 2" ] || { echo "runlevel says \"${rl:-nothing}\", want \"N 2\""; exit 1; }
 '"$PROBE_COMMON"
+PROBE_OPENRC='
+rl=$(runlevel 2>/dev/null) || rl=""
+[ "$rl" = "N 2" ] || { echo "runlevel says \"${rl:-nothing}\", want \"N 2\""; exit 1; }
+sl=$(cat /run/openrc/softlevel 2>/dev/null) || sl=""
+[ "$sl" = default ] || { echo "openrc softlevel is \"${sl:-nothing}\", want \"default\""; exit 1; }
+'"$PROBE_COMMON"
 PROBE_SYSTEMD='
 st=$(systemctl is-system-running 2>/dev/null) || true
 case $st in running|degraded) ;; *) echo "systemctl is-system-running: ${st:-no answer}"; exit 1 ;; esac
@@ -1116,7 +1173,7 @@ case $st in running|degraded) ;; *) echo "systemctl is-system-running: ${st:-no 
 
 wait_ready() {
 	local t0=$1 probe msg="" deadline
-	if [ "$K_INIT" = sysv ]; then probe=$PROBE_SYSV; else probe=$PROBE_SYSTEMD; fi
+	case $K_INIT in sysv) probe=$PROBE_SYSV ;; openrc) probe=$PROBE_OPENRC ;; *) probe=$PROBE_SYSTEMD ;; esac
 	deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
 	while :; do
 		if ! proc_is "$S_INIT" "$S_INIT_START"; then
@@ -1162,7 +1219,7 @@ cmd_stop() {
 	local t0 gone
 	t0=$(now)
 	kind_def "$S_KIND"
-	if [ "$K_INIT" = sysv ]; then
+	if [ "$K_INIT" != systemd ]; then
 		# telinit 0: rc0 stops the daemons, then halt(8) -> reboot(2), which in
 		# a pid namespace just ends its init.  umount/remount of / fail
 		# harmlessly in the user namespace.
