@@ -21,7 +21,7 @@ import struct
 import zlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from .errors import BundleError
@@ -610,3 +610,33 @@ def _kind(kind: bytes, linkname: bytes) -> str:
     if kind in (b"1", b"2"):
         what += f" to {shown(linkname.decode('utf-8', 'backslashreplace'))}"
     return what
+
+
+def write_bundle_file(target: Path, top: str, members: list[tuple[str, bytes]], mtime: float, force: bool) -> None:
+    """Writes a bundle's members as a .tgz at `target`, atomically, mode 0600 (it holds a host's
+    inventory): through a temporary file beside it, then put in place without replacing anything
+    (migsnap.publish: not a file that was there, nor one that appeared meanwhile) unless `force`.
+    Nothing is left behind on error.  The caller checks what `target` may be."""
+    import tempfile
+
+    import migsnap
+
+    from .errors import UsageError
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            migsnap.write_tar(f, top, members, mtime)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                migsnap.publish(tmp, str(target))
+            except migsnap.Trouble as exc:
+                raise UsageError(str(exc)) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

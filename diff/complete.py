@@ -19,7 +19,6 @@ from __future__ import annotations
 import calendar
 import copy
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import migsnap
 
 from . import __version__, trust
-from .bundle import SIGNATURE, Bundle
+from .bundle import SIGNATURE, Bundle, write_bundle_file
 from .errors import UsageError
 
 RAW_ONLY = "none"
@@ -245,22 +244,5 @@ def write_completed(bundle: Bundle, output: Path, force: bool, sign_key: bytes |
         if not force:
             raise UsageError(f"{target} exists; use --force to replace it")
     members = completed_members(bundle, sign_key)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            migsnap.write_tar(f, bundle.top, members, _mtime(bundle.manifest))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)  # as the collector writes a bundle: it holds a host's inventory
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                migsnap.publish(tmp, str(target))
-            except migsnap.Trouble as exc:
-                raise UsageError(str(exc)) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bundle_file(target, bundle.top, members, _mtime(bundle.manifest), force)
     return target

@@ -26,6 +26,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,26 +40,15 @@ PLAN_FORMAT = "migdiff-plan"
 Manager = Literal["apt-get", "dnf", "yum", "zypper", "apk", "unknown"]
 InitName = Literal["systemd", "sysv", "upstart", "openrc", "unknown"]
 
-# Package names per family for cross-family moves (Debian to RHEL, ...), by names.toml's
-# function: only what is known to be right; anything else becomes a Decide.
-FAMILY_NAMES: dict[str, dict[str, str]] = {
-    "apache-httpd": {"deb": "apache2", "rpm": "httpd", "suse": "apache2", "apk": "apache2"},
-    "openssh-server": {"deb": "openssh-server", "rpm": "openssh-server", "suse": "openssh-server",
-                       "apk": "openssh-server"},
-    "cron": {"deb": "cron", "rpm": "cronie", "suse": "cronie", "apk": "cronie"},
-    "postfix": {"deb": "postfix", "rpm": "postfix", "suse": "postfix", "apk": "postfix"},
-    "nginx": {"deb": "nginx", "rpm": "nginx", "suse": "nginx", "apk": "nginx"},
-    "bind": {"deb": "bind9", "rpm": "bind", "suse": "bind", "apk": "bind"},
-    "nfs-server": {"deb": "nfs-kernel-server", "rpm": "nfs-utils", "suse": "nfs-kernel-server", "apk": "nfs-utils"},
-    "samba": {"deb": "samba", "rpm": "samba", "suse": "samba", "apk": "samba"},
-    "memcached": {"deb": "memcached", "rpm": "memcached", "suse": "memcached", "apk": "memcached"},
-    "rsync": {"deb": "rsync", "rpm": "rsync", "suse": "rsync", "apk": "rsync"},
-    "vsftpd": {"deb": "vsftpd", "rpm": "vsftpd", "suse": "vsftpd", "apk": "vsftpd"},
-    "redis": {"deb": "redis-server", "rpm": "redis", "suse": "redis", "apk": "redis"},
-    "dnsmasq": {"deb": "dnsmasq", "rpm": "dnsmasq", "suse": "dnsmasq", "apk": "dnsmasq"},
-    "unbound": {"deb": "unbound", "rpm": "unbound", "suse": "unbound", "apk": "unbound"},
-    "lighttpd": {"deb": "lighttpd", "rpm": "lighttpd", "suse": "lighttpd", "apk": "lighttpd"},
-}
+# Package names per family for cross-family moves (data/families.toml): only what is known to be
+# right; anything else becomes a Decide.
+FAMILIES = Path(__file__).resolve().parent / "data" / "families.toml"
+
+
+@lru_cache(maxsize=None)
+def family_names() -> dict[str, dict[str, str]]:
+    from .names import load_toml
+    return load_toml(FAMILIES)
 
 # Where each raw-file entry's files go, and the conventional mode of that directory.
 FILE_ENTRIES = ("init-scripts", "systemd-local", "upstart-jobs", "cron-files", "user-crontabs")
@@ -364,7 +355,7 @@ class Planner:
             return name, None
         func = self.names.function("packages", name) if self.names is not None else None
         fname = func.name if func else (function_hint or name)
-        mapped = FAMILY_NAMES.get(fname, {}).get(self.fam)
+        mapped = family_names().get(fname, {}).get(self.fam)
         if mapped:
             return mapped, f"mapped from {name} ({fname})"
         if func:

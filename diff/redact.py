@@ -9,12 +9,11 @@ collector signs (signature.json, an HMAC-SHA256 of its manifest).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import migsnap
 
-from .bundle import Bundle
+from .bundle import Bundle, write_bundle_file
 from .errors import MigdiffError, UsageError
 
 
@@ -79,19 +78,5 @@ def redact_bundle(bundle: Bundle, key: bytes, output: Path, force: bool = False,
     target = output / f"{top}.tgz" if output.is_dir() else output
     if os.path.lexists(target) and not force:
         raise UsageError(f"{target} exists; use --force to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            migsnap.write_tar(f, top, members, 0)
-        os.chmod(tmp, 0o600)
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                migsnap.publish(tmp, str(target))
-            except migsnap.Trouble as exc:
-                raise UsageError(str(exc)) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bundle_file(target, top, members, 0, force)
     return target

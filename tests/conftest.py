@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -119,3 +120,29 @@ def snapshot_of(path: Path):
     from migdiff.host import opened_hosts
     with opened_hosts([str(path)]) as (host,):
         return host.snapshot
+
+
+# --- fake commands, for the collectors' host-fault tests (migsnap.py and migsnap.sh) ---------------
+
+def fake_bin(tmp_path: Path, scripts: dict[str, str]) -> dict:
+    """An environment whose PATH shadows some commands with shell scripts."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        script = bindir / name
+        script.write_text("#!/bin/sh\n" + body + "\n")
+        script.chmod(0o755)
+    return dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+
+
+def end_process(pidfile: Path, name: str) -> bool:
+    """Kills the process whose pid a fake command wrote, if it still runs that program; whether it did."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return False
+    if name.encode() in cmdline and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
+        os.kill(pid, signal.SIGKILL)
+        return True
+    return False

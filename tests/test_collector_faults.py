@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import migsnap
-from conftest import COLLECTOR, bundle_documents, only_bundle, run_collector
+from conftest import COLLECTOR, bundle_documents, end_process, fake_bin, only_bundle, run_collector
 from migdiff.bundle import read_bundle
 from migdiff.validate import validate
 
@@ -33,30 +33,6 @@ def assert_valid(path: Path) -> dict:
     result = validate(read_bundle(str(path)))
     assert result.ok, result.reasons
     return bundle_documents(path)
-
-
-def fake_bin(tmp_path: Path, scripts: dict[str, str]) -> dict:
-    """An environment whose PATH shadows some commands with shell scripts."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    for name, body in scripts.items():
-        script = bindir / name
-        script.write_text("#!/bin/sh\n" + body + "\n")
-        script.chmod(0o755)
-    return dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
-
-
-def end_process(pidfile: Path, name: str) -> bool:
-    """Kills the process whose pid a fake command wrote, if it still runs that program; whether it did."""
-    try:
-        pid = int(pidfile.read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError, IndexError):
-        return False
-    if name.encode() in cmdline and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
-        os.kill(pid, signal.SIGKILL)
-        return True
-    return False
 
 
 def stderr_lines(text: str) -> list[str]:

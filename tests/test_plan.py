@@ -331,3 +331,27 @@ def test_closed_loop_sh(tmp_path):
 @pytest.mark.slow
 def test_closed_loop_ansible(tmp_path):
     _closed(_loop("ansible", tmp_path))
+
+
+def test_across_families_only_known_names_are_installed(sample_pair) -> None:
+    """A Debian source and a real RHEL 6.4 capture as the target: cron is installed as cronie by
+    yum (data/families.toml); a package no table names on RPM (apache2-bin) is a decision, never
+    a guessed name."""
+    from test_verdict import FIXTURES, ref, snapshot_from_fixtures
+
+    from conftest import snapshot_of
+    from migdiff import names as names_map
+    from migdiff.compare import compare
+    from migdiff.verdict import judge, load_rules
+    source = snapshot_of(sample_pair[0])
+    rhel = snapshot_from_fixtures(*(FIXTURES / "rhel-6.4-i686" / f for f in
+                                    ("netstat-nlp.out", "rpm-qa.out", "redhat-release.out")))
+    report = judge(compare(source, rhel, ref("a"), ref("b"), names_map.load()), load_rules())
+    plan = make_plan(report, source, rhel, names_map.load(), {"entries": []}, {})
+    assert plan.manager == "yum"
+    installs = {s.action.source_name: s.action.package for s in plan.steps if s.action.kind == "install"}
+    assert installs["cron"] == "cronie"
+    decided = [s.action.what for s in plan.steps if s.action.kind == "decide"]
+    assert "apache2-bin" not in installs and any("install apache2-bin" in what for what in decided)
+    script = plan_sh.render_plan(plan)
+    assert "pkg_install cronie" in script and "yum" in script and "apt-get" not in script.split("guard\n")[-1]
