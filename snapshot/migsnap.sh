@@ -617,8 +617,10 @@ is_complete() {  # ID: whether the entry ran to a complete, non-empty output (ok
 }
 
 # PIDS: the processes holding the sockets the socket listings show as listening (ss or netstat:
-# TCP, UDP and named unix sockets; lsof: TCP and UDP), and those holding the connections ss -ntup
-# shows: the socket inodes of /proc/net/*, found among the /proc/<pid>/fd links.
+# TCP, UDP and named unix sockets, datagram ones too: /proc does not name a datagram socket's
+# peer, so a named one may add a pid migsnap.py leaves out, never lose one; lsof: TCP and UDP),
+# and those holding the connections ss -ntup shows: the socket inodes of /proc/net/*, found
+# among the /proc/<pid>/fd links.
 derive_pids() {
 	_kinds=
 	if is_complete ss-nlpaxtudw || is_complete netstat-nlp; then _kinds="listen unix"
@@ -636,7 +638,8 @@ derive_pids() {
 				f ~ /^tcp/ && $4 ~ /^(01|02|04|05|08|09|0B)$/ && want("conn") { print "I " $10; next }
 				f ~ /^udp/ && $4 == "07" && want("listen") && $3 ~ /:0000$/ && $2 !~ /:0000$/ { print "I " $10; next }
 				f ~ /^udp/ && $4 == "01" && want("conn") { print "I " $10; next }
-				f == "unix" && want("unix") && NF >= 8 && ($5 == "0001" || $5 == "0005") && $4 == "00010000" { print "I " $7 }
+				f == "unix" && want("unix") && NF >= 8 && ($5 == "0001" || $5 == "0005") && $4 == "00010000" { print "I " $7; next }
+				f == "unix" && want("unix") && NF >= 8 && $5 == "0002" { print "I " $7 }
 			' "/proc/net/$_f"
 		done
 		ls -l /proc/[0-9]*/fd 2>/dev/null

@@ -321,6 +321,7 @@ def needs_root_and(*tools: str) -> None:
 EQUAL_RUN = """ip link set lo up
 python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &
 python3 -c 'import socket, time; time.sleep(0.5); c = socket.create_connection(("127.0.0.1", 8765)); time.sleep(60)' &
+python3 -c 'import socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("{out}/log.sock"); time.sleep(60)' syslogd-like &
 sleep 1.5
 {python} {collector} -q -o {out}/py
 dash {sh} -q -o {out}/sh
@@ -328,8 +329,9 @@ dash {sh} -q -o {out}/sh
 
 
 def test_listeners_and_their_processes_are_found_as_the_python_collector_finds_them(tmp_path: Path) -> None:
-    """In private net, pid and mount namespaces: a listening server and a client holding a connection
-    to it.  Both collectors back to back: the same PIDS (listen-procs byte for byte), the same EXES
+    """In private net, pid and mount namespaces: a listening server, a client holding a connection
+    to it, and a process whose only socket is a named unix datagram one (a syslog daemon's /dev/log).
+    Both collectors back to back: the same PIDS (listen-procs byte for byte), the same EXES
     (listen-dpkg-S byte for byte), the same snapshot."""
     needs_root_and("unshare", "ip", "python3")
     (tmp_path / "py").mkdir()
@@ -341,6 +343,7 @@ def test_listeners_and_their_processes_are_found_as_the_python_collector_finds_t
     python, sh = only_bundle(tmp_path / "py"), only_bundle(tmp_path / "sh")
     py_files, sh_files = members(python), members(sh)
     assert b"\targ\thttp.server\n" in sh_files["raw/listen-procs.out"]
+    assert b"\targ\tsyslogd-like\n" in sh_files["raw/listen-procs.out"]
     assert sh_files["raw/listen-procs.out"] == py_files["raw/listen-procs.out"]
     assert sh_files.get("raw/listen-dpkg-S.out") == py_files.get("raw/listen-dpkg-S.out")
     assert reparse(sh)[2] == json.loads(py_files["snapshot.json"])
