@@ -4936,7 +4936,8 @@ Options:
   --skip=ID             do not run this entry (repeat, or comma-separated)
   -q, --quiet           no progress lines; print the bundle's name on stdout
   --sign-key-file=FILE  sign the bundle: an HMAC-SHA256 of manifest.json with the site key in
-                        FILE (at least 8 bytes), written as signature.json (needs openssl)
+                        FILE (at least 8 bytes), written as signature.json (with the host's
+                        sha256 tool; the key never on a command line)
   --redact              not here: redact on the analyst's machine with \`migdiff redact\`
 EOF
 }
@@ -5001,8 +5002,6 @@ SKIP_JSON=$(printf '%s\n' $SKIP | awk 'NF { printf "%s\"%s\"", (n++ ? ", " : "")
 
 # The site key, as migsnap.py's read_key_file: its bytes without the whitespace around them.
 if [ -n "$SIGN_KEY_FILE" ]; then
-	command -v openssl >/dev/null 2>&1 || {
-		printf '%s: error: --sign-key-file needs openssl, which this host lacks: sign with migsnap.py elsewhere\n' "$PROG" >&2; exit 2; }
 		if [ ! -r "$SIGN_KEY_FILE" ] || ! head -c 1 "$SIGN_KEY_FILE" >/dev/null 2>&1; then
 		ERR=$(head -c 1 "$SIGN_KEY_FILE" 2>&1 >/dev/null); ERR=${ERR##*: }
 		printf '%s: error: --sign-key-file %s: %s\n' "$PROG" "$SIGN_KEY_FILE" "${ERR:-cannot read it}" >&2; exit 2
@@ -5055,6 +5054,45 @@ for _t in sha256sum openssl busybox; do
 	esac
 	break
 done
+if [ -n "$SIGN_HEX" ] && [ -z "$HASH_CMD" ]; then
+	printf '%s: error: --sign-key-file needs sha256sum, openssl or busybox, which this host lacks: sign with migdiff complete --sign-key-file\n' "$PROG" >&2
+	exit 2
+fi
+
+# HMAC-SHA256 (RFC 2104) of stdin with the site key, in hex, from the host's sha256 tool: the key
+# goes through here-documents and pipes only, never onto a command line that ps shows.
+key_bytes() {  # BYTE: the key (hashed first when over 64 bytes) padded to 64 bytes, each xor BYTE
+	awk -v x="$1" '
+		function hv(c) { return index("0123456789abcdef", c) - 1 }
+		function xr(a, b,   r, bit) {  # not xor: gawk and busybox awk have one built in
+			r = 0
+			for (bit = 1; bit < 256; bit *= 2) if ((int(a / bit) + int(b / bit)) % 2 == 1) r += bit
+			return r }
+		{ k = k $0 }
+		END { n = length(k) / 2
+			for (i = 1; i <= 64; i++) {
+				v = i <= n ? hv(substr(k, 2 * i - 1, 1)) * 16 + hv(substr(k, 2 * i, 1)) : 0
+				printf "%c", xr(v, x) } }' <<EOF
+$SIGN_KEY
+EOF
+}
+hex_bytes() {  # the bytes of the hex digits on stdin
+	awk 'function hv(c) { return index("0123456789abcdef", c) - 1 }
+		{ for (i = 1; i < length($1); i += 2) printf "%c", hv(substr($1, i, 1)) * 16 + hv(substr($1, i + 1, 1)) }'
+}
+digest() { $HASH_CMD | awk '{ print $1 }'; }
+hmac() {
+	if [ -z "${SIGN_KEY:-}" ]; then
+		if [ ${#SIGN_HEX} -gt 128 ]; then
+			SIGN_KEY=$(hex_bytes <<EOF | digest
+$SIGN_HEX
+EOF
+)
+		else SIGN_KEY=$SIGN_HEX; fi
+	fi
+	_inner=$({ key_bytes 54; cat; } | digest)
+	{ key_bytes 92; printf '%s\n' "$_inner" | hex_bytes; } | digest
+}
 
 # ---------------------------------------------------------------------------------------------
 # Where the bundle goes
@@ -5189,9 +5227,9 @@ awk -v summary="$W/summary" '/^ "uid": / { while ((getline l < summary) > 0) pri
 rm -f "$W/$TOP/manifest.json.body"
 set -- "$@" manifest.json
 if [ -n "$SIGN_HEX" ]; then
-	_mac=$(openssl dgst -sha256 -mac HMAC -macopt "hexkey:$SIGN_HEX" -r "$W/$TOP/manifest.json" | awk '{ print $1 }')
-	_kid=$(printf 'migsnap signing key id' | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$SIGN_HEX" -r | awk '{ print substr($1, 1, 16) }')
-	[ ${#_mac} = 64 ] && [ ${#_kid} = 16 ] || trouble "signing with openssl failed"
+	_mac=$(hmac <"$W/$TOP/manifest.json")
+	_kid=$(printf 'migsnap signing key id' | hmac | cut -c1-16)
+	[ ${#_mac} = 64 ] && [ ${#_kid} = 16 ] || trouble "signing failed: $HASH_TOOL gave no digest"
 	printf '{\n "algorithm": "HMAC-SHA256",\n "format": "migsnap-signature",\n "format_version": 1,\n "key_id": "%s",\n "mac": "%s"\n}\n' \
 		"$_kid" "$_mac" >"$W/$TOP/signature.json" || rm -f "$W/writes-ok"
 	set -- "$@" signature.json
