@@ -13,8 +13,9 @@ snapshots, and turns each blocker or warning into what settles it:
 - Service: enable and start with the target's init (systemctl, update-rc.d, chkconfig, initctl,
   rc-update) at the levels the source used.
 - PutFile: a local unit, init script, drop-in or cron file recreated byte for byte from the raw
-  file of the source bundle; a user's crontab installed with crontab(1).  Bundles record no file
-  modes: the conventional ones of each directory are used and the step says so.
+  file of the source bundle, with the mode and owner the source's `ls -l` (files-ls-l) showed; a
+  user's crontab installed with crontab(1).  A bundle without that listing (a collector before
+  0.4.0's last build) gets each directory's convention, and the step says so.
 - Decide: what a command cannot settle (a swapped role, a new release series whose data must
   move, a moved or exposed port, a dependency to reach, a program the bundle does not hold): what
   to look at, from the finding's hint.
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+import migsnap
 
 from . import __version__
 from .changes import Change, DiffReport
@@ -107,6 +110,9 @@ class PutFile(Strict):
     after: list[str] = Field(default_factory=list, description="what to run once it is written "
                              "(systemctl daemon-reload)")
     note: str = ""
+    mode_from: Literal["source", "convention"] = Field(
+        default="convention", description="source: the file's mode and owner on the source (files-ls-l); "
+        "convention: the directory's usual ones (a bundle of a collector before 0.4.0, or not listed)")
 
     @property
     def content(self) -> bytes:
@@ -219,9 +225,32 @@ class RawFiles:
                     if isinstance(f.get("sha256"), str):
                         self.sha[f["name"]] = f["sha256"]
         self.data = data
+        self.listing = next((f["name"] for entry in manifest.get("entries") or [] if entry.get("id") == LISTING
+                             and entry.get("status") in ("ok", "failed")
+                             for f in entry.get("files") or [] if f.get("role") == "stdout"), None)
+        if self.listing is not None and isinstance(self.listing, str):
+            for f in (e for entry in manifest.get("entries") or [] for e in entry.get("files") or []):
+                if f.get("name") == self.listing and isinstance(f.get("sha256"), str):
+                    self.sha[self.listing] = f["sha256"]
+        self._stats: dict[str, tuple[str, str, str]] | None = None
 
     def members(self) -> list[str]:
-        return [name for name, _ in self.by_path.values()]
+        return [name for name, _ in self.by_path.values()] + ([self.listing] if self.listing else [])
+
+    def stat(self, path: str) -> tuple[str, str, str] | None:
+        """(mode "0755", owner, group) of a file on the source, as its `ls -l` (files-ls-l) showed
+        them; None when the bundle has no such listing or the line does not read plainly."""
+        if self._stats is None:
+            self._stats = {}
+            raw = self.data.get(self.listing) if self.listing else None
+            want = self.sha.get(self.listing) if self.listing else None
+            if raw is not None and (want is None or hashlib.sha256(raw).hexdigest() == want):
+                rows, _ = migsnap.parse_ls_l(migsnap.to_text(raw))
+                for row in rows:
+                    mode = ls_mode(row["mode"])
+                    if row["dir"] is None and mode and USER.match(row["owner"]) and USER.match(row["group"]):
+                        self._stats[row["name"]] = (mode, row["owner"], row["group"])
+        return self._stats.get(path)
 
     def get(self, path: str) -> bytes | None:
         found = self.by_path.get(path)
@@ -232,6 +261,30 @@ class RawFiles:
         if want is not None and hashlib.sha256(content).hexdigest() != want:
             return None  # not the bytes the manifest vouches for: never planned
         return content
+
+
+LISTING = "files-ls-l"  # the collector's `ls -l` of the workload files: their modes and owners
+
+
+def ls_mode(text: str) -> str | None:
+    """ls -l's "-rwsr-xr-x" as "4755"-style octal ("0644"); None unless a plain file's mode."""
+    if len(text) < 10 or text[0] != "-":
+        return None
+    bits, special = 0, 0
+    for i, (char, letter, extra) in enumerate(((text[1], "r", 0), (text[2], "w", 0), (text[3], "x", 4),
+                                               (text[4], "r", 0), (text[5], "w", 0), (text[6], "x", 2),
+                                               (text[7], "r", 0), (text[8], "w", 0), (text[9], "x", 1))):
+        bit = 1 << (8 - i)
+        if char == letter:
+            bits |= bit
+        elif letter == "x" and char in "st":  # set-id or sticky, and executable
+            bits |= bit
+            special |= extra
+        elif letter == "x" and char in "ST":  # set-id or sticky, not executable
+            special |= extra
+        elif char != "-":
+            return None
+    return "%o%03o" % (special, bits)
 
 
 # Where each entry's files may go on the target: a path from a bundle outside these is never written.
@@ -457,7 +510,7 @@ class Planner:
                         "systemd-sysv-generator (write a unit instead if you prefer)")
             elif unit.kind == "unit" and self.init != "systemd":
                 note = f"a systemd unit, but the target's init is {self.init}: it will not run it"
-            self.add(_finding(change), _put(unit.file, content, conventional_mode(unit.file), after=after, note=note))
+            self.add(_finding(change), self.put(unit.file, content, conventional_mode(unit.file), after=after, note=note))
             written = True
         programs = []
         for unit in units:
@@ -514,7 +567,7 @@ class Planner:
                 self.decide(change, f"recreate the timer {where}",
                             "the bundle holds no copy of it, or the target has no systemd: recreate it by hand")
                 return
-            self.add(_finding(change), _put(unit.file, content, "0644", after=["systemctl daemon-reload"]))
+            self.add(_finding(change), self.put(unit.file, content, "0644", after=["systemctl daemon-reload"]))
             self.service(change, where, enable=True, start=True)
             return
         if where in ("/etc/crontab", "/etc/anacrontab") or not where.startswith("/"):
@@ -525,7 +578,7 @@ class Planner:
         if content is None:
             self.decide(change, f"recreate {where}", "the bundle holds no copy of it: recreate it by hand")
             return
-        self.add(_finding(change), _put(where, content, "0644"))
+        self.add(_finding(change), self.put(where, content, "0644"))
 
     def on_unit_missing(self, change: Change) -> None:
         unit = next((u for u in self.units.get(change.key, []) if u.package is None), None)
@@ -534,9 +587,17 @@ class Planner:
             self.decide(change, f"recreate {change.key}", "the bundle holds no copy of it: recreate it by hand")
             return
         after = ["systemctl daemon-reload"] if self.init == "systemd" and unit.kind in ("unit", "drop-in") else []
-        self.add(_finding(change), _put(unit.file, content, conventional_mode(unit.file), after=after))
+        self.add(_finding(change), self.put(unit.file, content, conventional_mode(unit.file), after=after))
 
     on_override_missing = on_unit_missing
+
+    def put(self, path: str, content: bytes, mode: str, **kw: Any) -> PutFile:
+        """A file as it was on the source: its mode and owner from the source's `ls -l` where the
+        bundle has it, else the directory's convention (root, `mode`)."""
+        found = self.raw.stat(path)
+        if found is None:
+            return _put(path, content, mode, **kw)
+        return _put(path, content, found[0], owner=found[1], group=found[2], mode_from="source", **kw)
 
     def spool(self, user: str) -> str:
         if self.fam == "deb":

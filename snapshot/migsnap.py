@@ -105,8 +105,9 @@ _TREE = "".join(_uchr(c) for c in (0x2502, 0x251c, 0x2514, 0x2500))
 # Placeholders make later entries depend on earlier ones: PIDS are the processes the socket
 # listings name as listening, EXES their executables (read by the procs entry) with their
 # /usr-merged aliases, FILES the unit files, init scripts, Upstart jobs and cron files found (to
-# ask the package database, in one process, which of them a package owns).  Entries run in three
-# stages: plain, then PIDS, then EXES and FILES.
+# ask the package database, in one process, which of them a package owns, and ls their owner and
+# mode, which `migdiff plan` gives them again on the target).  Entries run in three stages: plain,
+# then PIDS, then EXES and FILES.
 CMD, FILE, GLOB, LINKS, PROCS = "cmd", "file", "glob", "links", "procs"
 PIDS = "<each listening pid, and its parents>"
 EXES = "<exe of each listening pid>"
@@ -187,6 +188,7 @@ CAPTURES = (
     ("listen-rpm-qf",              "ports",    CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", EXES], "parse_rpm_owners"),
     ("files-dpkg-S",               "services", CMD,   ["dpkg", "-S", FILES],                                                  "parse_dpkg_search"),
     ("files-rpm-qf",               "services", CMD,   ["rpm", "-qf", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t[%{FILENAMES}\\t]\\n", FILES], "parse_rpm_owners"),
+    ("files-ls-l",                 "services", CMD,   ["ls", "-l", FILES],                                                    "parse_ls_l"),
 )
 
 # Entries that can take seconds (a status script per service; every process's open files; the

@@ -112,6 +112,7 @@ table() {
 	row 071 listen-rpm-qf ports cmd parse_rpm_owners 'rpm -qf --qf '\''%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n'\'' '\''<exe of each listening pid>'\''' rpm -qf --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n' @EXES@
 	row 072 files-dpkg-S services cmd parse_dpkg_search 'dpkg -S '\''<each unit, init script, job and cron file>'\''' dpkg -S @FILES@
 	row 073 files-rpm-qf services cmd parse_rpm_owners 'rpm -qf --qf '\''%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n'\'' '\''<each unit, init script, job and cron file>'\''' rpm -qf --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t[%{FILENAMES}\t]\n' @FILES@
+	row 074 files-ls-l services cmd parse_ls_l 'ls -l '\''<each unit, init script, job and cron file>'\''' ls -l @FILES@
 }
 STARTS_FIRST=' service-status-all lsof-nPi rpm-qa rpm-qa-qf systemctl-unit-files-service systemctl-unit-files-target netstat-nlp dpkg-l dpkg-query '
 FOUND_NOTHING=' atq:1 lsof-nPi:1 listen-dpkg-S:1 listen-rpm-qf:1-255 files-dpkg-S:1 files-rpm-qf:1-255 '  # id:codes, codes as N or N-M

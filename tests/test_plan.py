@@ -80,7 +80,7 @@ def test_files_byte_for_byte_from_the_source_bundle(gaps):
     files = {s.action.path: s.action for s in _of(gaps, "file")}
     cron = files["/etc/cron.d/myapp-report"]
     assert cron.content == _raw(APP11, "raw/cron-files/etc/cron.d/myapp-report")
-    assert (cron.mode, cron.owner, cron.group) == ("0644", "root", "root")
+    assert (cron.mode, cron.owner, cron.group, cron.mode_from) == ("0644", "root", "root", "source")
     script = files["/etc/init.d/myapp"]
     assert script.content == _raw(APP11, "raw/init-scripts/etc/init.d/myapp") and script.mode == "0755"
     assert "not converted" in script.note  # recreated as the LSB script; systemd's generator runs it
@@ -355,3 +355,51 @@ def test_across_families_only_known_names_are_installed(sample_pair) -> None:
     assert "apache2-bin" not in installs and any("install apache2-bin" in what for what in decided)
     script = plan_sh.render_plan(plan)
     assert "pkg_install cronie" in script and "yum" in script and "apt-get" not in script.split("guard\n")[-1]
+
+
+def test_a_file_gets_the_mode_and_owner_it_had_on_the_source(tmp_path):
+    """The collector's `ls -l` of the workload files (files-ls-l) gives each recreated file its
+    source's mode and owner: a cron file the admin made 0640 root:www-data stays so; without that
+    listing (an older bundle) the directory's convention is used and the step says so."""
+    from crafted import rebuild
+    from migdiff.plan import ls_mode
+
+    assert [ls_mode(m) for m in ("-rw-r-----", "-rwsr-xr-x", "-rwxr-sr-T", "drwxr-xr-x")] == \
+        ["0640", "4755", "3754", None]
+
+    def listing(files, data):  # the raw file and its manifest record, as the collector would write them
+        import hashlib
+
+        from crafted import edit_json
+        files["raw/files-ls-l.out"] = data
+
+        def record(manifest):
+            for entry in manifest["entries"]:
+                for f in entry["files"]:
+                    if f["name"] == "raw/files-ls-l.out":
+                        f["size"], f["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+        edit_json(files, "manifest.json", record)
+
+    def odd_mode(files):
+        listing(files, files["raw/files-ls-l.out"].replace(b"-rw-r--r-- 1 root root  193 ",
+                                                           b"-rw-r----- 1 root www-data  193 "))
+
+    def no_listing(files):
+        listing(files, b"")
+    for change, expected in ((odd_mode, ("0640", "root", "www-data", "source")),
+                             (no_listing, ("0644", "root", "root", "convention"))):
+        source = rebuild(APP11, tmp_path / f"{change.__name__}.tgz", change)
+        plan = _plan_unchecked(source, GAPS)
+        cron = {s.action.path: s.action for s in _of(plan, "file")}["/etc/cron.d/myapp-report"]
+        assert (cron.mode, cron.owner, cron.group, cron.mode_from) == expected
+        script = plan_sh.render_plan(plan)
+        assert f"put_file /etc/cron.d/myapp-report {expected[0]} {expected[1]} {expected[2]} " in script
+        assert ("as on the source" in script) == (expected[3] == "source")
+
+
+def _plan_unchecked(source: Path, target: Path):
+    from migdiff.cli import DEFAULT_MAX_MEMBER_SIZE, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL, _limits
+    plan, _ = plan_bundles(str(source), str(target), _limits(DEFAULT_MAX_MEMBERS, DEFAULT_MAX_MEMBER_SIZE,
+                                                             DEFAULT_MAX_TOTAL), check=False)
+    return plan
+

@@ -148,7 +148,7 @@ def render_plan(plan: Plan) -> str:
                 when = {"when": f"plan_user_{n}.rc == 0"}
             else:
                 out += _comment(f"{a.size} bytes from the source bundle, byte for byte; mode {a.mode} "
-                                f"{a.owner}:{a.group} (the bundle records no modes: the directory's convention)", ind)
+                                f"{a.owner}:{a.group} " + ("(as on the source: its ls -l)" if a.mode_from == "source" else "(the bundle records no modes: the directory's convention)"), ind)
                 when = {}
             sha1 = hashlib.sha1(a.content).hexdigest()
             out += _task(ind, f"step {n}: is {dest} there?", "ansible.builtin.stat", {"path": u(dest)},

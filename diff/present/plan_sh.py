@@ -279,7 +279,7 @@ def step_lines(plan: Plan, step: Step, number: int, total: int) -> list[str]:
             out.append(f"put_crontab {q(a.crontab_user)} {q(a.sha256)} <<'{END}'")
         else:
             out += _comment(f"{a.path}: {a.size} bytes from the source bundle, byte for byte; mode {a.mode} "
-                            f"{a.owner}:{a.group} (the bundle records no modes: the directory's convention)")
+                            f"{a.owner}:{a.group} " + ("(as on the source: its ls -l)" if a.mode_from == "source" else "(the bundle records no modes: the directory's convention)"))
             out.append(f"put_file {q(a.path)} {q(a.mode)} {q(a.owner)} {q(a.group)} {q(a.sha256)} <<'{END}'")
         out += _b64_lines(a.content_b64)
         out.append(END)
