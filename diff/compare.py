@@ -883,8 +883,7 @@ def _job_describe(kind: str, fld: str | None, a: Rec | None, b: Rec | None, va: 
                   pair: Pair | None) -> str:
     rec = a or b
     job = rec.origin
-    what = f"{job.where}" + (f" ({job.schedule})" if job.schedule else "") + \
-        (f" as {job.user}" if job.user else "") + (f": {job.command}" if job.command else "")
+    what = job.phrase()
     owner = "" if job.package in (None, "?") else f" [package {job.package}]"
     if kind == "only-in-source":
         return f"{what}: on source, not on target{owner}"

@@ -381,6 +381,11 @@ class Job:
     package: Owner
     source: str
 
+    def phrase(self) -> str:
+        """ "/etc/cron.d/x (*/15 * * * *) as www-data: /opt/x.sh": how every report names a job."""
+        return self.where + (f" ({self.schedule})" if self.schedule else "") + \
+            (f" as {self.user}" if self.user else "") + (f": {self.command}" if self.command else "")
+
 
 @Record
 class LocalUnit:

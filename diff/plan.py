@@ -225,13 +225,12 @@ class RawFiles:
                     if isinstance(f.get("sha256"), str):
                         self.sha[f["name"]] = f["sha256"]
         self.data = data
-        self.listing = next((f["name"] for entry in manifest.get("entries") or [] if entry.get("id") == LISTING
-                             and entry.get("status") in ("ok", "failed")
-                             for f in entry.get("files") or [] if f.get("role") == "stdout"), None)
-        if self.listing is not None and isinstance(self.listing, str):
-            for f in (e for entry in manifest.get("entries") or [] for e in entry.get("files") or []):
-                if f.get("name") == self.listing and isinstance(f.get("sha256"), str):
-                    self.sha[self.listing] = f["sha256"]
+        listing = next((f for entry in manifest.get("entries") or [] if entry.get("id") == LISTING
+                        and entry.get("status") in ("ok", "failed")
+                        for f in entry.get("files") or [] if f.get("role") == "stdout"), {})
+        self.listing = listing.get("name") if isinstance(listing.get("name"), str) else None
+        if self.listing is not None and isinstance(listing.get("sha256"), str):
+            self.sha[self.listing] = listing["sha256"]
         self._stats: dict[str, tuple[str, str, str]] | None = None
 
     def members(self) -> list[str]:

@@ -15,6 +15,7 @@ import migsnap
 
 from .bundle import Bundle, write_bundle_file
 from .errors import MigdiffError, UsageError
+from .trust import rebuilt_result
 
 
 def read_key(text: str | None, path: Path | None) -> bytes:
@@ -43,11 +44,7 @@ def results_of(bundle: Bundle) -> list[migsnap.Result]:
         except KeyError:
             raise MigdiffError(f"{bundle.path}: entry {entry['id']!r} is unknown to this migdiff's collector "
                                f"(migsnap {migsnap.__version__}); redact it with the collector that made it") from None
-        result = migsnap.Result(capture)
-        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
-            setattr(result, attr, entry[attr])
-        result.raw = [(f["name"], f["role"], f["path"], bundle.files[f["name"]]) for f in entry["files"]]
-        results.append(result)
+        results.append(rebuilt_result(capture, entry, bundle.files))
     return results
 
 

@@ -283,10 +283,7 @@ def parse_raw(bundle: Bundle, limits: Limits, records: dict[str, dict[str, Any]]
     results = []
     pool: dict[str, str] = {}
     for entry in bundle.manifest["entries"]:
-        result = migsnap.Result(migsnap.capture_by_id(entry["id"]))
-        for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
-            setattr(result, attr, entry[attr])
-        result.raw = [(f["name"], f["role"], f["path"], files[f["name"]]) for f in entry["files"]]
+        result = rebuilt_result(migsnap.capture_by_id(entry["id"]), entry, files)
         migsnap.apply_parser(result)
         result.raw = []  # parsed: the bytes are no longer needed
         if result.parsed:
@@ -294,6 +291,15 @@ def parse_raw(bundle: Bundle, limits: Limits, records: dict[str, dict[str, Any]]
         results.append(result)
     del files
     return results, []
+
+
+def rebuilt_result(capture: migsnap.Capture, entry: dict[str, Any], files: dict[str, bytes]) -> migsnap.Result:
+    """The collector's Result of one manifest entry, unparsed: what ran, how it ended, its raw files."""
+    result = migsnap.Result(capture)
+    for attr in ("status", "exit_code", "error", "duration", "truncated", "argv", "executable"):
+        setattr(result, attr, entry[attr])
+    result.raw = [(f["name"], f["role"], f["path"], files[f["name"]]) for f in entry["files"]]
+    return result
 
 
 SHARED_UP_TO = 32  # characters of a string worth sharing: arch, status, section, priority, a version

@@ -3116,7 +3116,9 @@ def _normalize_ports(parsed):
             info = procs.get(p["pid"]) or {}
             if rec["source"].startswith("netstat") and info.get("comm") and p["name"] != info["comm"] \
                     and _cut_by_netstat(p["name"]):
-                p["cut_name"], p["name"] = p["name"], info["comm"]
+                if p["name"] is not None:  # an unnamed process is named, not completed
+                    p["cut_name"] = p["name"]
+                p["name"] = info["comm"]
             p["exe"] = info.get("exe")
             p["unit"] = info.get("unit")
             p["package"] = owners.get(p["exe"]) if p["exe"] else None

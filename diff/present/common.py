@@ -133,8 +133,7 @@ def workload_lines(req) -> list[tuple[str, list[str]]]:
     out = []
     if "jobs" in req.sections:
         out.append((f"scheduled jobs ({len(req.jobs)})", [
-            f"{j.where}" + (f" ({j.schedule})" if j.schedule else "") + (f" as {j.user}" if j.user else "")
-            + (f": {j.command}" if j.command else "")
+            j.phrase()
             + (" [no package: the workload's own]" if j.package is None else
                "" if j.package == "?" else f" [package {j.package}]") for j in req.jobs]))
     if "units" in req.sections:

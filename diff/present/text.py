@@ -194,7 +194,7 @@ def render_show(req: Requirements, console: Console) -> None:
             levels = runlevels_on(s)
             where = ", ".join(s.targets) or (f"runlevels {levels}" if levels else "")
             state = ("running" if s.running else "not running") + (", enabled" if s.enabled else "")
-            cut = f" [name completed from {safe(s.cut_name)!r}]" if getattr(s, "cut_name", None) else ""
+            cut = f" [name completed from {safe(s.cut_name)!r}]" if s.cut_name else ""
             _print(console, Text(f"  {safe(s.name)} [{safe(s.init)}] {state}" + (f" ({safe(where)})" if where else "")
                                  + cut))
     if "ports" in req.sections:
